@@ -1,0 +1,36 @@
+# Every target works on a fresh clone: `setup` installs all that a new machine needs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test lint demo bench clean
+
+setup: $(STAMP)
+
+# torch is pinned here (not in pyproject.toml) so pip takes the CPU wheel on disk
+# instead of resolving a multi-GB CUDA build; users keep the open range torch>=2.8.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test,rich]'
+	touch $(STAMP)
+
+# pytest exits 5 when it collects nothing; that must fail CI, so it is mapped to 1.
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+
+lint: setup
+	$(VENV)/bin/ruff check quantplan tests benchmarks examples
+	$(VENV)/bin/ruff format --check quantplan tests benchmarks examples
+
+demo: setup
+	$(VENV)/bin/quantplan demo --output demo-out
+
+bench: setup
+	OMP_WAIT_POLICY=PASSIVE $(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) demo-out build dist *.egg-info

@@ -1,0 +1,289 @@
+"""`QuantizationSpec`: how one tensor is quantized.
+
+Specs are frozen and hashable. Every accepted spelling is normalized at construction, so
+`QuantizationSpec(dtype="int8", granularity={"type": "per_tensor"})` equals the spec built
+from `torch.int8` and `PerTensorGranularity()`. Construction checks every field and every
+cross-field rule, then raises one ConfigError that lists all problems.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import torch
+
+from quantplan.errors import ConfigError, ErrorDetail
+from quantplan.quantization.calculators import (
+    QPARAM_CALCULATORS,
+    RANGE_CALCULATORS,
+    DynamicQParamsCalculator,
+    GlobalMinMaxQParamsCalculator,
+    MinMaxRangeCalculator,
+    MovingAverageQParamsCalculator,
+    MSERangeCalculator,
+    StaticQParamsCalculator,
+)
+from quantplan.quantization.dtypes import ElementType, element_type, normalize_scale_dtype
+from quantplan.quantization.granularity import (
+    Granularity,
+    PerBlockGranularity,
+    PerChannelGranularity,
+    PerTensorGranularity,
+    granularity_from_value,
+)
+
+__all__ = [
+    "DynamicQParamsCalculator",
+    "GlobalMinMaxQParamsCalculator",
+    "MSERangeCalculator",
+    "MinMaxRangeCalculator",
+    "MovingAverageQParamsCalculator",
+    "PerBlockGranularity",
+    "PerChannelGranularity",
+    "PerTensorGranularity",
+    "QFormulation",
+    "QuantizationScheme",
+    "QuantizationSpec",
+    "StaticQParamsCalculator",
+    "default_activation_quantization_spec",
+    "default_weight_quantization_spec",
+]
+
+
+class QuantizationScheme(str, enum.Enum):
+    """How the integer range is placed around zero."""
+
+    SYMMETRIC = "symmetric"
+    SYMMETRIC_WITH_CLIPPING = "symmetric_with_clipping"
+    ASYMMETRIC = "asymmetric"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class QFormulation(str, enum.Enum):
+    """`zp` stores a zero point; `minval` stores the range minimum as an offset instead."""
+
+    ZP = "zp"
+    MINVAL = "minval"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _enum_value(enum_cls: type[enum.Enum], field: str) -> Callable[[object], enum.Enum]:
+    def convert(value: object) -> enum.Enum:
+        if isinstance(value, enum_cls):
+            return value
+        for member in enum_cls:
+            if value == member.value:
+                return member
+        names = [member.value for member in enum_cls]
+        lowered = str(value).lower()
+        suggestion = lowered if lowered in names else None
+        raise ConfigError(
+            ErrorDetail(
+                path=field,
+                message=f"invalid {field} {value!r}. Use one of: {', '.join(names)} (lower case).",
+                value=value,
+                expected=tuple(names),
+                suggestion=suggestion,
+            )
+        )
+
+    return convert
+
+
+def _float_range(value: object) -> tuple[float | None, float | None]:
+    problem = _float_range_problem(value)
+    if problem:
+        raise ConfigError(
+            ErrorDetail(
+                path="float_range",
+                message=f"invalid float_range {value!r}: {problem}",
+                value=value,
+            )
+        )
+    low, high = value  # type: ignore[misc]
+    return (None if low is None else float(low), None if high is None else float(high))
+
+
+def _float_range_problem(value: object) -> str | None:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return "it must be a list of two entries [min, max], each a number or null."
+    if any(isinstance(bound, bool) or not isinstance(bound, int | float | type(None)) for bound in value):
+        return "each entry must be a number or null."
+    low, high = value
+    if low is not None and low > 0:
+        return "min must be <= 0, because the range always contains zero."
+    if high is not None and high < 0:
+        return "max must be >= 0, because the range always contains zero."
+    if low is not None and high is not None and not low < high:
+        return "min must be smaller than max."
+    return None
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "dtype": lambda value: element_type(value).dtype,
+    "qscheme": _enum_value(QuantizationScheme, "qscheme"),
+    "qformulation": _enum_value(QFormulation, "qformulation"),
+    "granularity": granularity_from_value,
+    "qparam_calculator_cls": QPARAM_CALCULATORS.normalize,
+    "range_calculator_cls": RANGE_CALCULATORS.normalize,
+    "float_range": _float_range,
+    "scale_dtype": normalize_scale_dtype,
+}
+
+
+@attrs.frozen(init=False)
+class QuantizationSpec:
+    """How one tensor is quantized.
+
+    Invariants after construction: `dtype` is a supported torch dtype, `qscheme` and
+    `qformulation` are enum members, `granularity` is a granularity instance, the calculator
+    fields hold registered names, and `float_range` is a pair of floats or None.
+    An omitted granularity axis stays None; the compiler resolves it per op.
+    """
+
+    dtype: torch.dtype
+    qscheme: QuantizationScheme
+    qformulation: QFormulation
+    granularity: Granularity
+    qparam_calculator_cls: str
+    range_calculator_cls: str
+    float_range: tuple[float | None, float | None]
+    scale_dtype: torch.dtype | None
+
+    def __init__(
+        self,
+        *,
+        dtype: object = torch.int8,
+        qscheme: object = QuantizationScheme.SYMMETRIC,
+        qformulation: object = QFormulation.ZP,
+        granularity: object = None,
+        qparam_calculator_cls: object = "default",
+        range_calculator_cls: object = "minmax",
+        float_range: object = (None, None),
+        scale_dtype: object = None,
+    ):
+        raw = {
+            "dtype": dtype,
+            "qscheme": qscheme,
+            "qformulation": qformulation,
+            "granularity": PerTensorGranularity() if granularity is None else granularity,
+            "qparam_calculator_cls": qparam_calculator_cls,
+            "range_calculator_cls": range_calculator_cls,
+            "float_range": (None, None) if float_range is None else float_range,
+            "scale_dtype": scale_dtype,
+        }
+        values, problems = _convert_fields(raw)
+        if not problems:
+            problems = _cross_field_problems(values)
+        if problems:
+            raise ConfigError(problems)
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def element(self) -> ElementType:
+        """The element format of `dtype`."""
+        return element_type(self.dtype)
+
+    @property
+    def n_bits(self) -> int:
+        """Bits per quantized element."""
+        return self.element.bits
+
+    @property
+    def is_float(self) -> bool:
+        """Whether the element format is a float format (fp8 or fp4)."""
+        return self.element.is_float
+
+    @property
+    def quant_min(self) -> int | float:
+        """The lowest code (integers) or -fmax (float formats)."""
+        return self._range()[0]
+
+    @property
+    def quant_max(self) -> int | float:
+        """The highest code (integers) or fmax (float formats)."""
+        return self._range()[1]
+
+    @property
+    def effective_scale_dtype(self) -> torch.dtype:
+        """The scale dtype in force: fp4 always uses e8m0, None means float32."""
+        if self.dtype == torch.float4_e2m1fn_x2:
+            return torch.float8_e8m0fnu
+        return torch.float32 if self.scale_dtype is None else self.scale_dtype
+
+    def _range(self) -> tuple[int | float, int | float]:
+        element = self.element
+        if element.is_float:
+            return -element.fmax, element.fmax  # type: ignore[operator]
+        if self.effective_scale_dtype == torch.float8_e8m0fnu:
+            return element.integer_range(clipped=False)
+        clipped = self.qscheme is QuantizationScheme.SYMMETRIC_WITH_CLIPPING
+        return element.integer_range(clipped=clipped)
+
+
+def _convert_fields(raw: dict[str, object]) -> tuple[dict[str, Any], list[ErrorDetail]]:
+    values: dict[str, Any] = {}
+    problems: list[ErrorDetail] = []
+    for name, value in raw.items():
+        try:
+            values[name] = _CONVERTERS[name](value)
+        except ConfigError as error:
+            prefix = "granularity" if name == "granularity" else ""
+            problems += [_located(detail, name, prefix) for detail in error.errors]
+    return values, problems
+
+
+def _located(detail: ErrorDetail, name: str, prefix: str) -> ErrorDetail:
+    if prefix:
+        return detail.with_prefix(prefix)
+    return detail if detail.path else attrs.evolve(detail, path=name)
+
+
+def _cross_field_problems(values: dict[str, Any]) -> list[ErrorDetail]:
+    element = element_type(values["dtype"])
+    scheme, formulation = values["qscheme"], values["qformulation"]
+    problems = []
+
+    def add(path: str, message: str, value: object) -> None:
+        problems.append(ErrorDetail(path=path, message=message, value=value))
+
+    if element.is_float and scheme is not QuantizationScheme.SYMMETRIC:
+        add("qscheme", f"{element.name} allows only qscheme 'symmetric', got {scheme.value!r}.", scheme)
+    if element.is_float and formulation is not QFormulation.ZP:
+        add("qformulation", f"{element.name} allows only qformulation 'zp', got {formulation.value!r}.", formulation)
+    if values["scale_dtype"] == torch.float8_e8m0fnu:
+        if element.mx_exponent_offset is None:
+            add(
+                "scale_dtype",
+                f"float8_e8m0fnu scales are defined only for int8, float8_e4m3fn, float8_e5m2 "
+                f"and float4_e2m1fn_x2, not {element.name}; remove scale_dtype.",
+                values["scale_dtype"],
+            )
+        elif not element.is_float and scheme is not QuantizationScheme.SYMMETRIC:
+            add("qscheme", f"float8_e8m0fnu scales need qscheme 'symmetric', got {scheme.value!r}.", scheme)
+        elif not element.is_float and formulation is not QFormulation.ZP:
+            add("qformulation", "float8_e8m0fnu scales need qformulation 'zp'.", formulation)
+    if values["qparam_calculator_cls"] == "dynamic":
+        if scheme is QuantizationScheme.SYMMETRIC_WITH_CLIPPING:
+            add("qscheme", "the dynamic calculator does not support symmetric_with_clipping.", scheme)
+        if values["float_range"] != (None, None):
+            add("float_range", "the dynamic calculator computes its range from every tensor, so float_range must be [null, null].", values["float_range"])
+    return problems
+
+
+def default_weight_quantization_spec() -> QuantizationSpec:
+    """int8 symmetric per-channel; the axis is resolved per op and the calculator by role (static)."""
+    return QuantizationSpec(dtype=torch.int8, granularity=PerChannelGranularity())
+
+
+def default_activation_quantization_spec() -> QuantizationSpec:
+    """int8 symmetric per-tensor; the calculator resolves by role (moving_average)."""
+    return QuantizationSpec(dtype=torch.int8, granularity=PerTensorGranularity())
