@@ -48,7 +48,10 @@ class CalculatorRegistry:
         return self._classes[name]
 
     def normalize(self, value: object) -> str:
-        """Return the registered name for a name or a registered class; raise ConfigError otherwise."""
+        """Return the registered name for a name or a registered class.
+
+        Raises ConfigError for anything else, listing the registered names.
+        """
         if isinstance(value, str) and value in self._classes:
             return value
         for name, cls in self._classes.items():

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
 from quantplan.errors import ConfigError, ErrorDetail
+from quantplan.quantization.fields import reject_unknown_keywords
 from quantplan.quantization.keys import (
     check_mapping,
     normalize_index_key,
@@ -91,15 +92,21 @@ def _spec_value(value: object) -> QuantizationSpec | None:
 
 
 def _keyed_map(
-    what: str, normalize_key: Callable[[object], Any], convert_value: Callable[[object], Any]
+    what: str,
+    normalize_key: Callable[[object], Any],
+    convert_value: Callable[[object], Any],
+    *,
+    nullable: bool = True,
 ) -> Callable[[object], Any]:
-    """Build a converter for a map field: None/OMITTED pass through, keys and values normalized.
+    """Build a converter for a map field: OMITTED passes through, keys and values normalized.
 
+    None passes through only for `nullable` maps (tensor groups, where it means disabled);
+    the rule maps (`op_type_config`, `module_name_configs`, ...) must be mappings.
     Collects every problem; two keys that normalize to the same key are an error.
     """
 
     def convert(value: object) -> Any:
-        if value is None or value is OMITTED:
+        if value is OMITTED or (value is None and nullable):
             return value
         mapping = check_mapping(value, what)
         result: dict = {}
@@ -145,10 +152,6 @@ _index_spec_map = _keyed_map("a spec map", normalize_index_key, _spec_value)
 _state_spec_map = _keyed_map("op_state_spec", normalize_state_key, _spec_value)
 
 
-def _identity(value: object) -> object:
-    return value
-
-
 def _optional_instance(cls_name: str) -> Callable[[object], object]:
     def convert(value: object) -> object:
         cls = globals()[cls_name]
@@ -178,7 +181,7 @@ def _track_assignment(instance: Any, attribute: attrs.Attribute, value: object) 
     """on_setattr hook: convert, and forget that a field was defaulted once it is assigned."""
     if attribute.converter is not None:
         value = attribute.converter(value)
-    if attribute.name in _TENSOR_GROUPS + ("global_config",) and value is not OMITTED:
+    if attribute.name in (*_TENSOR_GROUPS, "global_config") and value is not OMITTED:
         defaulted = getattr(instance, "_defaulted", frozenset())
         object.__setattr__(instance, "_defaulted", defaulted - {attribute.name})
     return value
@@ -193,6 +196,62 @@ def _fill_defaults(instance: Any, names: tuple[str, ...], factory: Callable[[str
     object.__setattr__(instance, "_defaulted", frozenset(defaulted))
 
 
+def _describe(text: str) -> dict[str, str]:
+    """Field metadata; the JSON Schema generator shows `description` in editors."""
+    return {"description": text}
+
+
+_INPUT_HELP = (
+    'Specs for op inputs, keyed by input position (0, 1, ...) or "*" for every input. '
+    "Omitted: int8 per-tensor on every input. null: inputs stay in float."
+)
+_OUTPUT_HELP = (
+    'Specs for op outputs, keyed by output position or "*". '
+    "Omitted: int8 per-tensor on every output. null: outputs stay in float."
+)
+_STATE_HELP = (
+    'Specs for op parameters, keyed by attribute name (weight, bias, ...) or "*" for every '
+    "floating-point parameter. Omitted: int8 per-channel on weight. null: parameters stay in float."
+)
+_OP_TYPE_HELP = (
+    "Op configs keyed by op type (linear, conv2d, add, softmax, ...); "
+    "null leaves that op type in float."
+)
+_OP_NAME_HELP = (
+    "Op configs keyed by a regular expression full-matched against op names; "
+    "beats op_type_config. null leaves the op in float."
+)
+_MODULE_INPUT_HELP = (
+    "Specs for the module's forward() arguments at its boundary, "
+    'keyed by argument position or "*".'
+)
+_MODULE_OUTPUT_HELP = (
+    'Specs for the module\'s tensor outputs at its boundary, keyed by position or "*".'
+)
+_GLOBAL_HELP = (
+    "The module config for every module that no type or name rule decides. "
+    "Omitted: W8A8 defaults. null: quantization is off outside other rules."
+)
+_MODULE_TYPE_HELP = (
+    "Module configs keyed by nn.Module class name (fully qualified, such as "
+    "torch.nn.modules.linear.Linear, or a short class name); null leaves those modules in float."
+)
+_MODULE_NAME_HELP = (
+    "Module configs keyed by a regular expression full-matched against named_modules() names; "
+    "beats module_type_configs. null leaves those modules in float."
+)
+_EXECUTION_MODE_HELP = "How ops are captured: graph (torch.export nodes, the default) or eager."
+
+
+class _PresetsAccessor:
+    """Class attribute `presets`: the preset recipes that build configs of the owning class."""
+
+    def __get__(self, instance: object, owner: type) -> Any:
+        from quantplan.quantization.presets import presets_for
+
+        return presets_for(owner)
+
+
 class _TensorGroups:
     """Shared behaviour of the two classes that hold op tensor-group specs."""
 
@@ -204,21 +263,38 @@ class _TensorGroups:
         return self._defaulted
 
 
-@attrs.define(eq=True, on_setattr=_track_assignment)
+@attrs.define(eq=True, init=False, on_setattr=_track_assignment)
 class OpQuantizerConfig(_TensorGroups):
     """Specs for the tensors of ops matched by an op type or op name."""
 
-    op_input_spec: SpecMap | None = attrs.field(default=OMITTED, converter=_index_spec_map)
-    op_output_spec: SpecMap | None = attrs.field(default=OMITTED, converter=_index_spec_map)
-    op_state_spec: SpecMap | None = attrs.field(default=OMITTED, converter=_state_spec_map)
+    op_input_spec: SpecMap | None = attrs.field(
+        default=OMITTED, converter=_index_spec_map, metadata=_describe(_INPUT_HELP)
+    )
+    op_output_spec: SpecMap | None = attrs.field(
+        default=OMITTED, converter=_index_spec_map, metadata=_describe(_OUTPUT_HELP)
+    )
+    op_state_spec: SpecMap | None = attrs.field(
+        default=OMITTED, converter=_state_spec_map, metadata=_describe(_STATE_HELP)
+    )
     _defaulted: frozenset[str] = attrs.field(init=False, eq=False, repr=False, factory=frozenset)
+
+    def __init__(
+        self,
+        op_input_spec: object = OMITTED,
+        op_output_spec: object = OMITTED,
+        op_state_spec: object = OMITTED,
+        **unknown: object,
+    ):
+        reject_unknown_keywords(type(self), unknown)
+        self.__attrs_init__(op_input_spec, op_output_spec, op_state_spec)
 
     def __attrs_post_init__(self) -> None:
         _fill_defaults(self, _TENSOR_GROUPS, _default_group)
 
 
-_op_config_map = _keyed_map("op_type_config", _identity, _optional_instance("OpQuantizerConfig"))
-_op_name_map = _keyed_map("op_name_config", normalize_name_key, _optional_instance("OpQuantizerConfig"))
+_op_name_map = _keyed_map(
+    "op_name_config", normalize_name_key, _optional_instance("OpQuantizerConfig"), nullable=False
+)
 
 
 def _op_type_key(key: object) -> str:
@@ -229,14 +305,20 @@ def _op_type_key(key: object) -> str:
         if isinstance(name, str):
             return name
     raise ConfigError(
-        ErrorDetail(path="", message=f"invalid op type key {key!r}: use a name such as 'linear' or 'softmax'.", value=key)
+        ErrorDetail(
+            path="",
+            message=f"invalid op type key {key!r}: use a name such as 'linear' or 'softmax'.",
+            value=key,
+        )
     )
 
 
-_op_type_map = _keyed_map("op_type_config", _op_type_key, _optional_instance("OpQuantizerConfig"))
+_op_type_map = _keyed_map(
+    "op_type_config", _op_type_key, _optional_instance("OpQuantizerConfig"), nullable=False
+)
 
 
-@attrs.define(eq=True, on_setattr=_track_assignment)
+@attrs.define(eq=True, init=False, on_setattr=_track_assignment)
 class ModuleQuantizerConfig(_TensorGroups):
     """Specs for every op inside a module scope, with per-op-type and per-op-name overrides.
 
@@ -245,14 +327,52 @@ class ModuleQuantizerConfig(_TensorGroups):
     `global_config`, which has no boundary.
     """
 
-    op_input_spec: SpecMap | None = attrs.field(default=OMITTED, converter=_index_spec_map)
-    op_output_spec: SpecMap | None = attrs.field(default=OMITTED, converter=_index_spec_map)
-    op_state_spec: SpecMap | None = attrs.field(default=OMITTED, converter=_state_spec_map)
-    op_type_config: dict[str, OpQuantizerConfig | None] = attrs.field(factory=dict, converter=_op_type_map)
-    op_name_config: dict[str, OpQuantizerConfig | None] = attrs.field(factory=dict, converter=_op_name_map)
-    module_input_spec: SpecMap | None = attrs.field(default=None, converter=_index_spec_map)
-    module_output_spec: SpecMap | None = attrs.field(default=None, converter=_index_spec_map)
+    op_input_spec: SpecMap | None = attrs.field(
+        default=OMITTED, converter=_index_spec_map, metadata=_describe(_INPUT_HELP)
+    )
+    op_output_spec: SpecMap | None = attrs.field(
+        default=OMITTED, converter=_index_spec_map, metadata=_describe(_OUTPUT_HELP)
+    )
+    op_state_spec: SpecMap | None = attrs.field(
+        default=OMITTED, converter=_state_spec_map, metadata=_describe(_STATE_HELP)
+    )
+    op_type_config: dict[str, OpQuantizerConfig | None] = attrs.field(
+        factory=dict, converter=_op_type_map, metadata=_describe(_OP_TYPE_HELP)
+    )
+    op_name_config: dict[str, OpQuantizerConfig | None] = attrs.field(
+        factory=dict, converter=_op_name_map, metadata=_describe(_OP_NAME_HELP)
+    )
+    module_input_spec: SpecMap | None = attrs.field(
+        default=None, converter=_index_spec_map, metadata=_describe(_MODULE_INPUT_HELP)
+    )
+    module_output_spec: SpecMap | None = attrs.field(
+        default=None, converter=_index_spec_map, metadata=_describe(_MODULE_OUTPUT_HELP)
+    )
     _defaulted: frozenset[str] = attrs.field(init=False, eq=False, repr=False, factory=frozenset)
+
+    presets: ClassVar[Any] = _PresetsAccessor()
+
+    def __init__(
+        self,
+        op_input_spec: object = OMITTED,
+        op_output_spec: object = OMITTED,
+        op_state_spec: object = OMITTED,
+        op_type_config: object = attrs.NOTHING,
+        op_name_config: object = attrs.NOTHING,
+        module_input_spec: object = None,
+        module_output_spec: object = None,
+        **unknown: object,
+    ):
+        reject_unknown_keywords(type(self), unknown)
+        self.__attrs_init__(
+            op_input_spec,
+            op_output_spec,
+            op_state_spec,
+            {} if op_type_config is attrs.NOTHING else op_type_config,
+            {} if op_name_config is attrs.NOTHING else op_name_config,
+            module_input_spec,
+            module_output_spec,
+        )
 
     def __attrs_post_init__(self) -> None:
         _fill_defaults(self, _TENSOR_GROUPS, _default_group)
@@ -261,7 +381,9 @@ class ModuleQuantizerConfig(_TensorGroups):
         """Whether module_input_spec or module_output_spec is set (even to an empty map)."""
         return self.module_input_spec is not None or self.module_output_spec is not None
 
-    def set_op_type(self, op_type: object, config: OpQuantizerConfig | None) -> ModuleQuantizerConfig:
+    def set_op_type(
+        self, op_type: object, config: OpQuantizerConfig | None
+    ) -> ModuleQuantizerConfig:
         """Set the config for an op type (None leaves it in float); returns self."""
         self.op_type_config = {**self.op_type_config, op_type: config}
         return self
@@ -298,8 +420,12 @@ def _convert_global(value: object) -> object:
 
 
 _module_config = _optional_instance("ModuleQuantizerConfig")
-_type_configs = _keyed_map("module_type_configs", normalize_module_type_key, _module_config)
-_name_configs = _keyed_map("module_name_configs", normalize_name_key, _module_config)
+_type_configs = _keyed_map(
+    "module_type_configs", normalize_module_type_key, _module_config, nullable=False
+)
+_name_configs = _keyed_map(
+    "module_name_configs", normalize_name_key, _module_config, nullable=False
+)
 
 
 def _prefixed(converter: Callable[[object], object], prefix: str) -> Callable[[object], object]:
@@ -312,7 +438,7 @@ def _prefixed(converter: Callable[[object], object], prefix: str) -> Callable[[o
     return convert
 
 
-@attrs.define(eq=True, on_setattr=_track_assignment)
+@attrs.define(eq=True, init=False, on_setattr=_track_assignment)
 class QuantizerConfig:
     """The whole model's quantization config.
 
@@ -320,15 +446,43 @@ class QuantizerConfig:
     The deciding module config replaces its parent's wholesale.
     """
 
-    global_config: ModuleQuantizerConfig | None = attrs.field(default=OMITTED, converter=_convert_global)
+    global_config: ModuleQuantizerConfig | None = attrs.field(
+        default=OMITTED, converter=_convert_global, metadata=_describe(_GLOBAL_HELP)
+    )
     module_type_configs: dict[str, ModuleQuantizerConfig | None] = attrs.field(
-        factory=dict, converter=_prefixed(_type_configs, "module_type_configs")
+        factory=dict,
+        converter=_prefixed(_type_configs, "module_type_configs"),
+        metadata=_describe(_MODULE_TYPE_HELP),
     )
     module_name_configs: dict[str, ModuleQuantizerConfig | None] = attrs.field(
-        factory=dict, converter=_prefixed(_name_configs, "module_name_configs")
+        factory=dict,
+        converter=_prefixed(_name_configs, "module_name_configs"),
+        metadata=_describe(_MODULE_NAME_HELP),
     )
-    execution_mode: ExecutionMode = attrs.field(default=ExecutionMode.GRAPH, converter=_convert_execution_mode)
+    execution_mode: ExecutionMode = attrs.field(
+        default=ExecutionMode.GRAPH,
+        converter=_convert_execution_mode,
+        metadata=_describe(_EXECUTION_MODE_HELP),
+    )
     _defaulted: frozenset[str] = attrs.field(init=False, eq=False, repr=False, factory=frozenset)
+
+    presets: ClassVar[Any] = _PresetsAccessor()
+
+    def __init__(
+        self,
+        global_config: object = OMITTED,
+        module_type_configs: object = attrs.NOTHING,
+        module_name_configs: object = attrs.NOTHING,
+        execution_mode: object = ExecutionMode.GRAPH,
+        **unknown: object,
+    ):
+        reject_unknown_keywords(type(self), unknown)
+        self.__attrs_init__(
+            global_config,
+            {} if module_type_configs is attrs.NOTHING else module_type_configs,
+            {} if module_name_configs is attrs.NOTHING else module_name_configs,
+            execution_mode,
+        )
 
     def __attrs_post_init__(self) -> None:
         _fill_defaults(self, ("global_config",), lambda name: ModuleQuantizerConfig())
@@ -345,7 +499,9 @@ class QuantizerConfig:
         self.global_config = config
         return self
 
-    def set_module_type(self, module_type: type | str, config: ModuleQuantizerConfig | None) -> QuantizerConfig:
+    def set_module_type(
+        self, module_type: type | str, config: ModuleQuantizerConfig | None
+    ) -> QuantizerConfig:
         """Set the config for modules of `module_type` (a class or its name)."""
         self.module_type_configs = {**self.module_type_configs, module_type: config}
         return self
@@ -371,7 +527,10 @@ class QuantizerConfig:
             raise ConfigError(
                 ErrorDetail(
                     path="global_config",
-                    message="only_for() moves the global config onto targets, but global_config is None; set it first.",
+                    message=(
+                        "only_for() moves the global config onto targets, "
+                        "but global_config is None; set it first."
+                    ),
                 )
             )
         types, names = split_targets(targets)
@@ -424,7 +583,7 @@ class QuantizerConfig:
         return dump_dict(self)
 
     def to_yaml(self, stream: Any = None) -> str:
-        """Dump to YAML text (also written to `stream` when given) that `from_yaml` loads back equal."""
+        """Dump to YAML text that `from_yaml` loads back equal, also written to `stream` if given."""
         from quantplan.loading import dump_yaml
 
         return dump_yaml(self, stream)

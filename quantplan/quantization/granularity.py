@@ -86,7 +86,11 @@ class PerTensorGranularity:
 class PerChannelGranularity:
     """One scale per index along `axis`; None lets the compiler pick the op's default."""
 
-    axis: int | None = attrs.field(default=None, validator=_check_axis)
+    axis: int | None = attrs.field(
+        default=None,
+        validator=_check_axis,
+        metadata={"description": "Channel axis; omit it to use the op's default weight axis."},
+    )
     type: ClassVar[str] = "per_channel"
 
 
@@ -99,9 +103,20 @@ class PerBlockGranularity:
     """
 
     block_size: int | tuple[int, ...] = attrs.field(
-        converter=_convert_block_size, validator=_check_block_size
+        converter=_convert_block_size,
+        validator=_check_block_size,
+        metadata={
+            "description": (
+                "Elements per block along axis, or a list with one extent per dimension "
+                "(-1 = the whole dimension)."
+            )
+        },
     )
-    axis: int | None = attrs.field(default=None, validator=_check_axis)
+    axis: int | None = attrs.field(
+        default=None,
+        validator=_check_axis,
+        metadata={"description": "Blocked axis; omit it to use the op's default weight axis."},
+    )
     type: ClassVar[str] = "per_block"
 
 

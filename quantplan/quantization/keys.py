@@ -46,7 +46,7 @@ def normalize_index_key(key: object) -> int | str:
             path="",
             message=(
                 f"invalid key {key!r}: keys here are input/output positions (0, 1, ...) "
-                "or \"*\" for all of them."
+                'or "*" for all of them.'
             ),
             value=key,
             expected=("<non-negative integer>", "*"),
@@ -63,7 +63,7 @@ def normalize_state_key(key: object) -> str:
             path="",
             message=(
                 f"invalid op_state_spec key {key!r}: use a parameter attribute name such as "
-                "\"weight\" or \"bias\", or \"*\" for every floating-point parameter."
+                '"weight" or "bias", or "*" for every floating-point parameter.'
             ),
             value=key,
         )
@@ -76,7 +76,10 @@ def normalize_name_key(key: object) -> str:
         raise ConfigError(
             ErrorDetail(
                 path="",
-                message=f"name keys are strings (regular expressions), got {type(key).__name__} {key!r}; quote it.",
+                message=(
+                    f"name keys are strings (regular expressions), "
+                    f"got {type(key).__name__} {key!r}; quote it."
+                ),
                 value=key,
             )
         )

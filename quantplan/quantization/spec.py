@@ -27,6 +27,7 @@ from quantplan.quantization.calculators import (
     StaticQParamsCalculator,
 )
 from quantplan.quantization.dtypes import ElementType, element_type, normalize_scale_dtype
+from quantplan.quantization.fields import reject_unknown_keywords
 from quantplan.quantization.granularity import (
     Granularity,
     PerBlockGranularity,
@@ -74,6 +75,11 @@ class QFormulation(str, enum.Enum):
         return self.value
 
 
+def _describe(text: str) -> dict[str, str]:
+    """Field metadata; the JSON Schema generator shows `description` in editors."""
+    return {"description": text}
+
+
 def _enum_value(enum_cls: type[enum.Enum], field: str) -> Callable[[object], enum.Enum]:
     def convert(value: object) -> enum.Enum:
         if isinstance(value, enum_cls):
@@ -114,7 +120,10 @@ def _float_range(value: object) -> tuple[float | None, float | None]:
 def _float_range_problem(value: object) -> str | None:
     if not isinstance(value, list | tuple) or len(value) != 2:
         return "it must be a list of two entries [min, max], each a number or null."
-    if any(isinstance(bound, bool) or not isinstance(bound, int | float | type(None)) for bound in value):
+    if any(
+        isinstance(bound, bool) or not isinstance(bound, int | float | type(None))
+        for bound in value
+    ):
         return "each entry must be a number or null."
     low, high = value
     if low is not None and low > 0:
@@ -148,14 +157,37 @@ class QuantizationSpec:
     An omitted granularity axis stays None; the compiler resolves it per op.
     """
 
-    dtype: torch.dtype
-    qscheme: QuantizationScheme
-    qformulation: QFormulation
-    granularity: Granularity
-    qparam_calculator_cls: str
-    range_calculator_cls: str
-    float_range: tuple[float | None, float | None]
-    scale_dtype: torch.dtype | None
+    dtype: torch.dtype = attrs.field(
+        metadata=_describe("Element type of the quantized values (default int8).")
+    )
+    qscheme: QuantizationScheme = attrs.field(
+        metadata=_describe("Placement of the integer range around zero (default symmetric).")
+    )
+    qformulation: QFormulation = attrs.field(
+        metadata=_describe("zp stores a zero point (default); minval stores the range minimum.")
+    )
+    granularity: Granularity = attrs.field(
+        metadata=_describe(
+            "How the tensor is split into blocks that share a scale (default per_tensor)."
+        )
+    )
+    qparam_calculator_cls: str = attrs.field(
+        metadata=_describe(
+            "Qparam calculator; default resolves to static for weights "
+            "and moving_average for activations."
+        )
+    )
+    range_calculator_cls: str = attrs.field(
+        metadata=_describe("How each block's range is chosen: minmax (default) or mse.")
+    )
+    float_range: tuple[float | None, float | None] = attrs.field(
+        metadata=_describe("Fixed [min, max] range bounds; null entries are computed from data.")
+    )
+    scale_dtype: torch.dtype | None = attrs.field(
+        metadata=_describe(
+            "Scale dtype: null for float32, or float8_e8m0fnu for power-of-two (MX) scales."
+        )
+    )
 
     def __init__(
         self,
@@ -168,7 +200,9 @@ class QuantizationSpec:
         range_calculator_cls: object = "minmax",
         float_range: object = (None, None),
         scale_dtype: object = None,
+        **unknown: object,
     ):
+        reject_unknown_keywords(type(self), unknown)
         raw = {
             "dtype": dtype,
             "qscheme": qscheme,
@@ -256,9 +290,17 @@ def _cross_field_problems(values: dict[str, Any]) -> list[ErrorDetail]:
         problems.append(ErrorDetail(path=path, message=message, value=value))
 
     if element.is_float and scheme is not QuantizationScheme.SYMMETRIC:
-        add("qscheme", f"{element.name} allows only qscheme 'symmetric', got {scheme.value!r}.", scheme)
+        add(
+            "qscheme",
+            f"{element.name} allows only qscheme 'symmetric', got {scheme.value!r}.",
+            scheme,
+        )
     if element.is_float and formulation is not QFormulation.ZP:
-        add("qformulation", f"{element.name} allows only qformulation 'zp', got {formulation.value!r}.", formulation)
+        add(
+            "qformulation",
+            f"{element.name} allows only qformulation 'zp', got {formulation.value!r}.",
+            formulation,
+        )
     if values["scale_dtype"] == torch.float8_e8m0fnu:
         if element.mx_exponent_offset is None:
             add(
@@ -268,19 +310,32 @@ def _cross_field_problems(values: dict[str, Any]) -> list[ErrorDetail]:
                 values["scale_dtype"],
             )
         elif not element.is_float and scheme is not QuantizationScheme.SYMMETRIC:
-            add("qscheme", f"float8_e8m0fnu scales need qscheme 'symmetric', got {scheme.value!r}.", scheme)
+            add(
+                "qscheme",
+                f"float8_e8m0fnu scales need qscheme 'symmetric', got {scheme.value!r}.",
+                scheme,
+            )
         elif not element.is_float and formulation is not QFormulation.ZP:
             add("qformulation", "float8_e8m0fnu scales need qformulation 'zp'.", formulation)
     if values["qparam_calculator_cls"] == "dynamic":
         if scheme is QuantizationScheme.SYMMETRIC_WITH_CLIPPING:
-            add("qscheme", "the dynamic calculator does not support symmetric_with_clipping.", scheme)
+            add(
+                "qscheme",
+                "the dynamic calculator does not support symmetric_with_clipping.",
+                scheme,
+            )
         if values["float_range"] != (None, None):
-            add("float_range", "the dynamic calculator computes its range from every tensor, so float_range must be [null, null].", values["float_range"])
+            add(
+                "float_range",
+                "the dynamic calculator computes its range from every tensor, "
+                "so float_range must be [null, null].",
+                values["float_range"],
+            )
     return problems
 
 
 def default_weight_quantization_spec() -> QuantizationSpec:
-    """int8 symmetric per-channel; the axis is resolved per op and the calculator by role (static)."""
+    """Return int8 symmetric per-channel; the compiler resolves the axis and calculator (static)."""
     return QuantizationSpec(dtype=torch.int8, granularity=PerChannelGranularity())
 
 

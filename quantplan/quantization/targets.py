@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from quantplan.errors import ConfigError, ErrorDetail
-from quantplan.quantization.keys import normalize_module_type_key, normalize_name_key, resolve_module_class
+from quantplan.quantization.keys import (
+    normalize_module_type_key,
+    normalize_name_key,
+    resolve_module_class,
+)
 
 __all__ = ["split_targets"]
 
@@ -14,16 +18,13 @@ def split_targets(targets: tuple[object, ...]) -> tuple[list[str], list[str]]:
     A class, or a string that resolves to an nn.Module class (such as `torch.nn.Linear`),
     is a module type; any other string is a module-name regular expression.
     """
-    import torch.nn as nn
 
     types: list[str] = []
     names: list[str] = []
     problems: list[ErrorDetail] = []
     for index, target in enumerate(targets):
         try:
-            if isinstance(target, type) and issubclass(target, nn.Module):
-                types.append(normalize_module_type_key(target))
-            elif isinstance(target, str) and "." in target and resolve_module_class(target):
+            if _is_module_type(target):
                 types.append(normalize_module_type_key(target))
             elif isinstance(target, str):
                 names.append(normalize_name_key(target))
@@ -31,7 +32,9 @@ def split_targets(targets: tuple[object, ...]) -> tuple[list[str], list[str]]:
                 raise ConfigError(
                     ErrorDetail(
                         path="",
-                        message=f"invalid target {target!r}: use an nn.Module class or a module name.",
+                        message=(
+                            f"invalid target {target!r}: use an nn.Module class or a module name."
+                        ),
                         value=target,
                     )
                 )
@@ -40,3 +43,11 @@ def split_targets(targets: tuple[object, ...]) -> tuple[list[str], list[str]]:
     if problems:
         raise ConfigError(problems)
     return types, names
+
+
+def _is_module_type(target: object) -> bool:
+    import torch.nn as nn
+
+    if isinstance(target, type) and issubclass(target, nn.Module):
+        return True
+    return isinstance(target, str) and "." in target and resolve_module_class(target) is not None
