@@ -30,7 +30,7 @@ from quantplan.plan.model import (
     Summary,
 )
 
-__all__ = ["dumps_canonical", "plan_from_data", "plan_from_file", "plan_from_json", "plan_to_data", "plan_to_json"]
+__all__ = ["dumps_canonical", "entry_to_data", "plan_from_data", "plan_from_file", "plan_from_json", "plan_to_data", "plan_to_json"]
 
 
 def dumps_canonical(data: Any) -> str:
@@ -73,7 +73,7 @@ def _spec_data(spec: ResolvedSpec | None) -> dict | None:
     }
 
 
-def _entry_data(entry: Entry) -> dict:
+def entry_to_data(entry: Entry) -> dict:
     data = {"shape": list(entry.shape), "dtype": entry.dtype, "spec": _spec_data(entry.spec), "rule": entry.rule}
     if entry.param is not None:
         data["param"] = entry.param
@@ -81,7 +81,7 @@ def _entry_data(entry: Entry) -> dict:
 
 
 def _entries_data(entries: dict) -> dict:
-    return {str(key): _entry_data(entry) for key, entry in entries.items()}
+    return {str(key): entry_to_data(entry) for key, entry in entries.items()}
 
 
 def _op_data(op: PlanOp) -> dict:

@@ -61,7 +61,7 @@ def _optional_tuple(value: Any) -> tuple | None:
 
 def _json_data(value: Any) -> Any:
     """Copy `value` as plain JSON data (lists, string keys), so equality survives a round trip."""
-    return json.loads(json.dumps(value, sort_keys=True, allow_nan=False))
+    return json.loads(json.dumps(value, allow_nan=False))
 
 
 def _index_map(value: Mapping) -> dict[int, Entry]:
