@@ -46,7 +46,9 @@ def power_of_two_scale(amax: torch.Tensor, offset: int) -> torch.Tensor:
 
 
 def _symmetric_qparams(lo: torch.Tensor, hi: torch.Tensor, spec: QuantizationSpec) -> QParams:
-    amax = torch.maximum(-lo, hi)
+    # torch.maximum returns its first argument on ties, so a zero block gets amax +0.0 from
+    # `hi` and minval -0.0, as the golden vectors require.
+    amax = torch.maximum(hi, -lo)
     element = spec.element
     divisor = element.fmax if element.is_float else (spec.quant_max - spec.quant_min) / 2
     scale = torch.clamp(amax / divisor, min=MIN_SCALE).to(torch.float32)
@@ -65,7 +67,7 @@ def _asymmetric_qparams(lo: torch.Tensor, hi: torch.Tensor, spec: QuantizationSp
 
 
 def _power_of_two_qparams(lo: torch.Tensor, hi: torch.Tensor, spec: QuantizationSpec) -> QParams:
-    amax = torch.maximum(-lo, hi)
+    amax = torch.maximum(hi, -lo)
     scale = power_of_two_scale(amax, spec.element.mx_exponent_offset)  # type: ignore[arg-type]
     if spec.is_float:
         return QParams(scale, None, None)
