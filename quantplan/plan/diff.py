@@ -197,9 +197,15 @@ def _notes(old: Plan, new: Plan) -> list[str]:
 
 
 def _note(name: str, values: tuple) -> str:
-    if isinstance(values[0], str) and len(values[0]) <= 80 and isinstance(values[1], str):
-        return f"{name}: {values[0]} -> {values[1]}"
-    return f"{name} changed"
+    if not all(isinstance(value, str) and len(value) <= 80 for value in values):
+        return f"{name} changed"
+    old, new = (_short_digest(value) for value in values)
+    return f"{name}: {old} -> {new}"
+
+
+def _short_digest(value: str) -> str:
+    # 12 hex digits identify a fingerprint in a review comment; the plan files keep all 64.
+    return value[:19] + "..." if value.startswith("sha256:") else value
 
 
 def diff(old: Plan, new: Plan) -> PlanDiff:

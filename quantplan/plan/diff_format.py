@@ -88,7 +88,7 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def weights_line(before: Summary, after: Summary, *, arrow: str, minus: str) -> str:
+def weights_line(before: Summary, after: Summary, *, arrow: str, minus: str, separator: str) -> str:
     """Return `Weight bytes 60,320 -> 17,120 (-71.6 %) · bits per weight 17.62 -> 5.00`."""
     old, new = before.weight_bytes_after, after.weight_bytes_after
     percent = ""
@@ -97,7 +97,7 @@ def weights_line(before: Summary, after: Summary, *, arrow: str, minus: str) -> 
         sign = minus if change < 0 else "+"
         percent = f" ({sign}{abs(change):.1f} %)"
     bits = f"bits per weight {_number(before.bits_per_weight_candidates)} {arrow} {_number(after.bits_per_weight_candidates)}"
-    return f"Weight bytes {old:,} {arrow} {new:,}{percent} · {bits}"
+    return f"Weight bytes {old:,} {arrow} {new:,}{percent}{separator}{bits}"
 
 
 def _where(change: EntryChange) -> str:
@@ -160,7 +160,7 @@ def format_text(diff: PlanDiff) -> str:
         lines += ["", "Decided by another rule (spec unchanged):"]
         lines += [f"  {_rule_entry(change)}: {change.before.rule} -> {change.after.rule}" for change in diff.rule_changes]
     lines += _text_structure(diff)
-    lines += ["", weights_line(diff.summary_before, diff.summary_after, arrow="->", minus="-")]
+    lines += ["", weights_line(diff.summary_before, diff.summary_after, arrow="->", minus="-", separator=", ")]
     lines += [f"note: {note}" for note in diff.notes]
     return "\n".join(lines) + "\n"
 
@@ -233,7 +233,7 @@ def format_markdown(diff: PlanDiff) -> str:
     if diff.rule_changes:
         lines += [""] + _md_rule_details(diff)
     lines += _md_structure(diff)
-    lines += ["", weights_line(diff.summary_before, diff.summary_after, arrow="→", minus="−")]
+    lines += ["", weights_line(diff.summary_before, diff.summary_after, arrow="→", minus="−", separator=" · ")]
     if diff.notes:
         lines += [""] + [f"> Note: {note}" for note in diff.notes]
     return "\n".join(lines) + "\n"
@@ -264,7 +264,7 @@ def format_json(diff: PlanDiff) -> str:
     data = {
         "changed": diff.changed,
         "headline": headline(diff),
-        "groups": [{"kind": label, "count": len(changes)} for label, changes in change_groups(diff)],
+        "groups": [{"label": label, "count": len(changes)} for label, changes in change_groups(diff)],
         "spec_changes": [_change_data(change) for change in diff.spec_changes],
         "rule_changes": [_change_data(change) for change in diff.rule_changes],
         "added": [_change_data(change) for change in diff.added],
