@@ -583,7 +583,7 @@ class QuantizerConfig:
         return dump_dict(self)
 
     def to_yaml(self, stream: Any = None) -> str:
-        """Dump to YAML text that `from_yaml` loads back equal, also written to `stream` if given."""
+        """Dump to YAML text that `from_yaml` loads back equal (also written to `stream`)."""
         from quantplan.loading import dump_yaml
 
         return dump_yaml(self, stream)

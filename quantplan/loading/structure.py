@@ -1,0 +1,383 @@
+"""Structuring plain data into config objects through hooks on quantplan's own cattrs converter.
+
+Each hook checks the keys of one level, structures the children with the converter and
+builds the object. Every problem is collected with its path and source position; a level
+with a problem yields `INVALID`, so its parent still walks its other children.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+import cattrs
+
+from quantplan.errors import ConfigError, ErrorDetail, SourcePosition
+from quantplan.loading.paths import join_attribute, join_key
+from quantplan.loading.source import key_position, value_position
+from quantplan.quantization.config import (
+    ExecutionMode,
+    ModuleQuantizerConfig,
+    OpQuantizerConfig,
+    QuantizerConfig,
+)
+from quantplan.quantization.fields import unknown_key_detail, user_fields
+from quantplan.quantization.granularity import GRANULARITY_TYPES
+from quantplan.quantization.keys import (
+    normalize_index_key,
+    normalize_module_type_key,
+    normalize_name_key,
+    normalize_state_key,
+)
+from quantplan.quantization.spec import QuantizationSpec
+
+__all__ = ["INVALID", "ConfigStructurer"]
+
+INVALID: Any = attrs.make_class("_Invalid", [], repr=False)()
+
+_BOUNDARY_FIELDS = ("module_input_spec", "module_output_spec")
+_TENSOR_GROUPS = ("op_input_spec", "op_output_spec", "op_state_spec")
+_RULE_MAPS = {
+    "op_type_config": OpQuantizerConfig,
+    "op_name_config": OpQuantizerConfig,
+    "module_type_configs": ModuleQuantizerConfig,
+    "module_name_configs": ModuleQuantizerConfig,
+}
+# Where each field name belongs, so that a misplaced key says where to move it.
+_OWNERS = (
+    ("quantization_config", QuantizerConfig),
+    ("a module config", ModuleQuantizerConfig),
+    ("a spec", QuantizationSpec),
+)
+
+
+@attrs.define
+class _Frame:
+    path: str
+    position: SourcePosition | None
+    global_scope: bool = False
+
+
+class ConfigStructurer:
+    """One structuring run: a private cattrs converter plus the problems found so far."""
+
+    def __init__(self) -> None:
+        self.problems: list[ErrorDetail] = []
+        self._frames = [_Frame("", None)]
+        self.converter = cattrs.Converter()
+        self.converter.register_structure_hook(QuantizationSpec, self._structure_spec)
+        self.converter.register_structure_hook(OpQuantizerConfig, self._structure_op_config)
+        self.converter.register_structure_hook(ModuleQuantizerConfig, self._structure_module)
+        self.converter.register_structure_hook(QuantizerConfig, self._structure_quantizer)
+
+    def structure(
+        self,
+        data: Any,
+        cls: type,
+        path: str,
+        position: SourcePosition | None,
+        *,
+        global_scope: bool = False,
+    ) -> Any:
+        """Structure `data` as `cls` at `path`; return INVALID after recording its problems."""
+        with self._frame(_Frame(path, position, global_scope)):
+            return self.converter.structure(data, cls)
+
+    @contextmanager
+    def _frame(self, frame: _Frame) -> Iterator[None]:
+        self._frames.append(frame)
+        try:
+            yield
+        finally:
+            self._frames.pop()
+
+    @property
+    def _here(self) -> _Frame:
+        return self._frames[-1]
+
+    def report(
+        self, path: str, message: str, position: SourcePosition | None, **extra: Any
+    ) -> None:
+        """Record one problem."""
+        self.problems.append(ErrorDetail(path=path, message=message, position=position, **extra))
+
+    def _report_error(self, error: ConfigError, data: Any) -> None:
+        here = self._here
+        for detail in error.errors:
+            position = _locate(data, detail.path) or here.position
+            self.problems.append(detail.with_prefix(here.path).with_position(position))
+
+    # -- mappings and keys ---------------------------------------------------------------
+
+    def _mapping(self, data: Any, what: str, example: str) -> Mapping | None:
+        if isinstance(data, Mapping):
+            return data
+        here = self._here
+        self.report(
+            here.path,
+            f"{what} must be a mapping, got {_describe(data)}. Write {example}.",
+            here.position,
+            value=data,
+        )
+        return None
+
+    def _unknown_keys(
+        self, data: Mapping, allowed: tuple[str, ...], where: str, ignored: tuple = ()
+    ) -> list:
+        unknown = [key for key in data if key not in allowed and key not in ignored]
+        for key in unknown:
+            path = join_attribute(self._here.path, str(key))
+            detail = unknown_key_detail(key, allowed, where, path)
+            hint = _owner_hint(key, where)
+            if hint:
+                detail = attrs.evolve(detail, message=f"{detail.message} {hint}")
+            self.problems.append(detail.with_position(key_position(data, key)))
+        return unknown
+
+    # -- specs ---------------------------------------------------------------------------
+
+    def _structure_spec(self, data: Any, _cls: type) -> Any:
+        mapping = self._mapping(data, "a spec", "{dtype: int8, granularity: {type: per_tensor}}")
+        if mapping is None:
+            return INVALID
+        allowed = user_fields(QuantizationSpec)
+        bad = self._unknown_keys(mapping, allowed, "a spec")
+        fields = {key: value for key, value in mapping.items() if key in allowed}
+        if isinstance(fields.get("granularity"), Mapping):
+            unknown = self._granularity_keys(mapping["granularity"])
+            granularity = fields["granularity"]
+            fields["granularity"] = {k: v for k, v in granularity.items() if k not in unknown}
+            bad += unknown
+        try:
+            spec = QuantizationSpec(**fields)
+        except ConfigError as error:
+            self._report_error(error, mapping)
+            return INVALID
+        return INVALID if bad else spec
+
+    def _granularity_keys(self, data: Mapping) -> list:
+        cls = GRANULARITY_TYPES.get(data.get("type")) if isinstance(data.get("type"), str) else None
+        if cls is None:
+            return []
+        allowed = ("type", *user_fields(cls))
+        with self._frame(_Frame(join_attribute(self._here.path, "granularity"), None)):
+            return self._unknown_keys(data, allowed, f"a {cls.type} granularity")
+
+    # -- op and module configs -----------------------------------------------------------
+
+    def _structure_op_config(self, data: Any, _cls: type) -> Any:
+        mapping = self._mapping(data, "an op config", "{op_input_spec: null} or {} for defaults")
+        if mapping is None:
+            return INVALID
+        allowed = user_fields(OpQuantizerConfig)
+        valid = not self._unknown_keys(mapping, allowed, "an op config")
+        kwargs, valid = self._fields(mapping, allowed, valid)
+        return self._build(OpQuantizerConfig, kwargs, mapping) if valid else INVALID
+
+    def _structure_module(self, data: Any, _cls: type) -> Any:
+        mapping = self._mapping(data, "a module config", "{op_input_spec: null} or {} for defaults")
+        if mapping is None:
+            return INVALID
+        allowed = user_fields(ModuleQuantizerConfig)
+        valid = True
+        if self._here.global_scope:
+            valid = not self._misplaced_boundary_keys(mapping)
+            allowed = tuple(name for name in allowed if name not in _BOUNDARY_FIELDS)
+        where = "global_config" if self._here.global_scope else "a module config"
+        ignored = _BOUNDARY_FIELDS if self._here.global_scope else ()
+        valid = not self._unknown_keys(mapping, allowed, where, ignored) and valid
+        kwargs, valid = self._fields(mapping, allowed, valid)
+        return self._build(ModuleQuantizerConfig, kwargs, mapping) if valid else INVALID
+
+    def _misplaced_boundary_keys(self, mapping: Mapping) -> list[str]:
+        found = [name for name in _BOUNDARY_FIELDS if name in mapping]
+        for name in found:
+            self.report(
+                join_attribute(self._here.path, name),
+                f"{name} is not allowed in global_config, which has no module boundary. "
+                "Move it under module_type_configs or module_name_configs.",
+                key_position(mapping, name),
+            )
+        return found
+
+    def _fields(self, mapping: Mapping, allowed: tuple[str, ...], valid: bool) -> tuple[dict, bool]:
+        kwargs = {}
+        for name in allowed:
+            if name not in mapping:
+                continue
+            value = self._field(name, mapping[name], value_position(mapping, name))
+            valid = valid and value is not INVALID
+            kwargs[name] = value
+        return kwargs, valid
+
+    def _field(self, name: str, value: Any, position: SourcePosition | None) -> Any:
+        path = join_attribute(self._here.path, name)
+        with self._frame(_Frame(path, position)):
+            if name in _RULE_MAPS:
+                return self._rule_map(name, value)
+            if name == "op_state_spec":
+                return self._spec_map(value, normalize_state_key, index_keys=False)
+            return self._spec_map(value, normalize_index_key, index_keys=True)
+
+    def _build(self, cls: type, kwargs: dict, mapping: Mapping) -> Any:
+        try:
+            return cls(**kwargs)
+        except ConfigError as error:
+            self._report_error(error, mapping)
+            return INVALID
+
+    # -- maps ----------------------------------------------------------------------------
+
+    def _spec_map(self, data: Any, normalize: Callable, *, index_keys: bool) -> Any:
+        if data is None:
+            return None
+        mapping = self._mapping(data, "a spec map", '{"*": {dtype: int8}}, or null to disable')
+        if mapping is None:
+            return INVALID
+        entries, valid = self._entries(mapping, normalize, index_keys)
+        result = {}
+        for key, (raw_key, value) in entries.items():
+            path = join_key(self._here.path, key)
+            spec = (
+                None
+                if value is None
+                else self.structure(value, QuantizationSpec, path, value_position(mapping, raw_key))
+            )
+            valid = valid and spec is not INVALID
+            result[key] = spec
+        return result if valid else INVALID
+
+    def _rule_map(self, name: str, data: Any) -> Any:
+        cls = _RULE_MAPS[name]
+        mapping = self._mapping(data, name, "{} for no entries, or omit it")
+        if mapping is None:
+            return INVALID
+        normalize = _RULE_KEYS[name]
+        entries, valid = self._entries(mapping, normalize, index_keys=False)
+        result = {}
+        for key, (raw_key, value) in entries.items():
+            path = join_key(self._here.path, raw_key)
+            config = (
+                None
+                if value is None
+                else self.structure(value, cls, path, value_position(mapping, raw_key))
+            )
+            valid = valid and config is not INVALID
+            result[key] = config
+        return result if valid else INVALID
+
+    def _entries(
+        self, mapping: Mapping, normalize: Callable, index_keys: bool
+    ) -> tuple[dict, bool]:
+        """Normalize every key; return ({key: (raw key, value)} for the good keys, all good)."""
+        entries: dict = {}
+        valid = True
+        for raw_key, value in mapping.items():
+            path = join_key(self._here.path, raw_key)
+            position = key_position(mapping, raw_key)
+            try:
+                key = normalize(raw_key)
+            except ConfigError as error:
+                valid = False
+                for detail in error.errors:
+                    self.problems.append(detail.with_prefix(path).with_position(position))
+                continue
+            if key in entries:
+                valid = False
+                first = entries[key][0]
+                self.report(
+                    join_key(self._here.path, key) if index_keys else path,
+                    f"keys {first!r} and {raw_key!r} name the same entry; keep only one of them.",
+                    position,
+                    value=raw_key,
+                )
+                continue
+            entries[key] = (raw_key, value)
+        return entries, valid
+
+    # -- the whole config ----------------------------------------------------------------
+
+    def _structure_quantizer(self, data: Any, _cls: type) -> Any:
+        mapping = self._mapping(data, "quantization_config", "quantization_config: {}")
+        if mapping is None:
+            return INVALID
+        allowed = user_fields(QuantizerConfig)
+        valid = not self._unknown_keys(mapping, allowed, "quantization_config")
+        kwargs: dict[str, Any] = {}
+        for name in allowed:
+            if name not in mapping:
+                continue
+            kwargs[name] = self._quantizer_field(name, mapping)
+            valid = valid and kwargs[name] is not INVALID
+        return self._build(QuantizerConfig, kwargs, mapping) if valid else INVALID
+
+    def _quantizer_field(self, name: str, mapping: Mapping) -> Any:
+        value, position = mapping[name], value_position(mapping, name)
+        if name == "global_config":
+            if value is None:
+                return None
+            return self.structure(value, ModuleQuantizerConfig, name, position, global_scope=True)
+        if name == "execution_mode":
+            return self._execution_mode(value, position)
+        with self._frame(_Frame(name, position)):
+            return self._rule_map(name, value)
+
+    def _execution_mode(self, value: Any, position: SourcePosition | None) -> Any:
+        if value in [mode.value for mode in ExecutionMode]:
+            return value
+        self.report(
+            "execution_mode",
+            f"invalid execution_mode {value!r}. Use 'graph' or 'eager'.",
+            position,
+            value=value,
+            expected=("graph", "eager"),
+        )
+        return INVALID
+
+
+def _op_type_key(key: object) -> str:
+    if isinstance(key, str) and key.strip():
+        return key
+    raise ConfigError(
+        ErrorDetail(
+            path="",
+            message=f"invalid op type key {key!r}: use a name such as 'linear' or 'softmax'.",
+            value=key,
+        )
+    )
+
+
+_RULE_KEYS: dict[str, Callable[[object], Any]] = {
+    "op_type_config": _op_type_key,
+    "op_name_config": normalize_name_key,
+    "module_type_configs": normalize_module_type_key,
+    "module_name_configs": normalize_name_key,
+}
+
+
+def _locate(data: Any, relative_path: str) -> SourcePosition | None:
+    """Find the position of a dotted relative path such as `granularity.block_size`."""
+    if not relative_path:
+        return None
+    node, position = data, None
+    for part in relative_path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            break
+        position = value_position(node, part) or position
+        node = node[part]
+    return position
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _owner_hint(key: object, where: str) -> str | None:
+    owners = [name for name, cls in _OWNERS if key in user_fields(cls) and name != where]
+    if not owners or (where == "global_config" and "a module config" in owners):
+        return None
+    return f"{key!r} is a field of {' or '.join(owners)}; move it there."
