@@ -73,9 +73,14 @@ def weight_operand_index(base: str) -> int | None:
     return _WEIGHT_INDEX.get(base)
 
 
-def param_role(base: str, index: int) -> str:
-    """Return `weight`, `bias` or `other` for a parameter at argument `index` of op `base`."""
-    if _WEIGHT_INDEX.get(base) == index:
+def param_role(base: str, index: int, *, eager: bool = False) -> str:
+    """Return `weight`, `bias` or `other` for a parameter at argument `index` of op `base`.
+
+    `eager` selects torch-function argument order, which differs from aten's for
+    `F.embedding(input, weight)`.
+    """
+    weight_index = 1 if eager and base == "embedding" else _WEIGHT_INDEX.get(base)
+    if weight_index == index:
         return "weight"
     if _BIAS_INDEX.get(base) == index:
         return "bias"
