@@ -1,0 +1,121 @@
+"""Diagnostics about the resolved entries: implicit defaults, edges and fused groups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from quantplan.compiler.diagnostics import RuleFindings
+from quantplan.compiler.graph import OpNode
+from quantplan.compiler.resolve.matching import ConfigIndex, ModuleRule, OpRule, decide_index_tensor
+from quantplan.plan.model import PlanOp
+
+__all__ = ["DecidedOp", "edge_findings", "fused_findings", "implicit_default_findings"]
+
+_ACTIVATION_GROUPS = ("op_input_spec", "op_output_spec")
+
+
+@attrs.frozen
+class DecidedOp:
+    """A graph op with its plan op and the module-level and op-level rules that decided it."""
+
+    node: OpNode
+    plan_op: PlanOp
+    module_rule: ModuleRule
+    op_rule: OpRule
+
+
+def _disables_activations(config) -> bool:
+    return config is None or all(not getattr(config, group) for group in _ACTIVATION_GROUPS)
+
+
+def _parent_config(decided: DecidedOp, index: ConfigIndex):
+    """Return (rule path, config) of what would decide this op if its own rule were absent."""
+    if decided.op_rule.kind != "own":
+        return decided.module_rule.path, decided.module_rule.config
+    candidates = index.module_candidates(decided.node.module, decided.node.module_type)
+    if len(candidates) < 2:
+        return None, None
+    return candidates[1].path, candidates[1].config
+
+
+def implicit_default_findings(findings: RuleFindings, decided_ops: Iterable[DecidedOp], index: ConfigIndex) -> None:
+    """Note configs whose omitted op_input_spec/op_output_spec quantize activations by default.
+
+    This fires when the config sets op_state_spec itself (so it reads as weight-only), or when
+    the rule it replaces leaves activations in float.
+    """
+    seen = set()
+    for decided in decided_ops:
+        rule, config = decided.op_rule, decided.op_rule.config
+        if config is None or rule.path in seen:
+            continue
+        omitted = [group for group in _ACTIVATION_GROUPS if group in config.defaulted_fields]
+        if not omitted or not _quantizes_activations(decided.plan_op):
+            continue
+        seen.add(rule.path)
+        parent_path, parent = _parent_config(decided, index)
+        sets_state = "op_state_spec" not in config.defaulted_fields
+        if parent_path is not None and _disables_activations(parent) and parent_path != rule.path:
+            reason = f"although {parent_path}, the rule it replaces, leaves activations in float"
+        elif sets_state:
+            reason = "although it sets op_state_spec, which reads as weight-only quantization"
+        else:
+            continue
+        findings.add(
+            "warning",
+            "implicit-activation-defaults",
+            f"{rule.path} omits {' and '.join(omitted)}, so activations take the default int8 per-tensor spec "
+            f"(W8A8 defaults) {reason}. Set {' and '.join(omitted)} to null for weight-only quantization.",
+            rule.path,
+        )
+
+
+def _quantizes_activations(op: PlanOp) -> bool:
+    entries = [*op.inputs.values(), *op.outputs.values()]
+    return any(entry.spec is not None and entry.rule.endswith("(default)") for entry in entries)
+
+
+def edge_findings(findings: RuleFindings, decided_ops: list[DecidedOp]) -> None:
+    """Note edges whose producer output and consumer input carry different specs."""
+    by_name = {decided.plan_op.name: decided.plan_op for decided in decided_ops}
+    for decided in decided_ops:
+        consumer = decided.plan_op
+        for index, entry in consumer.inputs.items():
+            producer_name = decided.node.input_producers[index] if index < len(decided.node.input_producers) else None
+            producer = by_name.get(producer_name)
+            if producer is None or len(producer.outputs) != 1:
+                continue
+            produced = next(iter(producer.outputs.values()))
+            if produced.spec != entry.spec:
+                findings.add(
+                    "info",
+                    "edge-spec-mismatch",
+                    f"the edge {producer.name} -> {consumer.name} (input {index}) is quantized twice with different "
+                    f"specs: {_label(produced.spec)} at the producer by {produced.rule}, {_label(entry.spec)} at the "
+                    f"consumer by {entry.rule}.",
+                    entry.rule,
+                )
+
+
+def _label(spec) -> str:
+    return "float" if spec is None else f"{spec.dtype} {spec.granularity.type}"
+
+
+def fused_findings(findings: RuleFindings, groups: dict[str, list[str]], decided: dict[str, DecidedOp]) -> None:
+    """Note fused groups whose first op's rule asked for another output spec than the last op's."""
+    for first_name, members in groups.items():
+        first, last = decided.get(first_name), decided.get(members[-1])
+        if first is None or last is None:
+            continue
+        asked = decide_index_tensor(first.op_rule, "op_output_spec", 0)
+        given = decide_index_tensor(last.op_rule, "op_output_spec", 0)
+        if asked.spec != given.spec:
+            findings.add(
+                "info",
+                "fused-output-mismatch",
+                f"fused group {' -> '.join(members)} is quantized at its final output only, which {given.rule} "
+                f"decides; {asked.rule} asked for another output spec for {first_name}.",
+                asked.rule,
+            )
