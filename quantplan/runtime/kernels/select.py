@@ -1,0 +1,107 @@
+"""Choose the kernel of one quantized linear at apply time, from its specs, shape and device.
+
+CPU choices, in order:
+1. int8 (or symmetric uint8) weight per output channel with int8/uint8 per-tensor
+   activations: `onednn.qlinear_pointwise` (exact integer matmul).
+2. the same weight without activation quantization: `_weight_int8pack_mm`.
+3. int4/uint4 weight in blocks of (1, B), B a multiple of 32, N a multiple of 16:
+   `_weight_int4pack_mm_for_cpu`.
+4. anything else: dequantize + F.linear, marked emulated. fp8 and MXFP4 run their matmul in
+   bf16; integer fallbacks in float32, so their weights stay bit-exact.
+On CUDA, an fp8 e4m3 per-channel weight with fp8 e4m3 per-tensor activations uses
+`_scaled_mm`; every other CUDA case dequantizes.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from quantplan.quantization.granularity import PerTensorGranularity
+from quantplan.quantization.spec import QFormulation, QuantizationScheme, QuantizationSpec
+from quantplan.runtime.formats import PackedTensor
+from quantplan.runtime.kernels.dequant import DequantLinear
+from quantplan.runtime.kernels.w8a8 import W8A8Linear
+from quantplan.runtime.kernels.weight_only import Int4Linear, Int8WeightOnlyLinear, int4_group_size
+
+__all__ = ["INT4_CROSSOVER_M", "INT8_CROSSOVER_M", "select_linear_kernel"]
+
+# Rows above which the weight-only kernels lose to dequantize + bf16 F.linear. Measured with
+# benchmarks/kernels.py on 8 x Linear(4096, 4096), torch 2.13 CPU, 2 cores (AVX-512 bf16).
+INT4_CROSSOVER_M = 8
+INT8_CROSSOVER_M = 8
+
+
+def select_linear_kernel(
+    packed: PackedTensor,
+    spec: QuantizationSpec,
+    activation_spec: QuantizationSpec | None,
+    activation_qparams,
+    device: torch.device,
+):
+    """Return the kernel object for one linear; its `.choice` records the pick and its reason."""
+    qmin = int(spec.quant_min) if not spec.is_float else 0
+    if device.type == "cuda":
+        return _cuda_kernel(packed, spec, activation_spec, activation_qparams, qmin, device)
+    reason = _int8_reason(packed, spec)
+    if not reason:
+        shift = 128 if spec.dtype == torch.uint8 else 0
+        if activation_spec is not None and not _per_tensor_int8_reason(activation_spec):
+            return W8A8Linear(packed, shift, activation_spec, activation_qparams, per_tensor=True)
+        if activation_spec is None:
+            return Int8WeightOnlyLinear(packed, qmin, shift, crossover_m=INT8_CROSSOVER_M)
+        reason = "the activation spec is not int8/uint8 per-tensor with a zero point"
+    elif spec.element.bits == 4 and not spec.is_float:
+        reason = _int4_reason(packed)
+        if not reason:
+            type_min = spec.element.integer_range(clipped=False)[0]
+            return Int4Linear(packed, qmin, type_min, crossover_m=INT4_CROSSOVER_M)
+    return _emulated(packed, spec, qmin, reason)
+
+
+def _emulated(packed: PackedTensor, spec: QuantizationSpec, qmin: int, reason: str) -> DequantLinear:
+    compute = torch.bfloat16 if spec.is_float else torch.float32
+    name = f"dequantize+{'bf16' if spec.is_float else 'fp32'} linear"
+    return DequantLinear(packed, qmin, compute_dtype=compute, name=name, reason=reason)
+
+
+def _int8_reason(packed: PackedTensor, spec: QuantizationSpec) -> str:
+    if spec.dtype not in (torch.int8, torch.uint8):
+        return f"{packed.dtype} weight"
+    if spec.qscheme is QuantizationScheme.ASYMMETRIC or spec.qformulation is QFormulation.MINVAL:
+        return "the int8 kernels need a symmetric weight with a zero point"
+    if len(packed.shape) != 2 or packed.block_shape != (1, packed.shape[1]):
+        return "the int8 kernels need one scale per output channel (per_channel axis 0)"
+    return ""
+
+
+def _per_tensor_int8_reason(spec: QuantizationSpec) -> str:
+    if spec.dtype not in (torch.int8, torch.uint8) or spec.qformulation is not QFormulation.ZP:
+        return "activation not int8/uint8 with a zero point"
+    if not isinstance(spec.granularity, PerTensorGranularity) or spec.scale_dtype is not None:
+        return "activation not per-tensor with float32 scales"
+    return ""
+
+
+def _int4_reason(packed: PackedTensor) -> str:
+    if len(packed.shape) != 2 or packed.block_shape[0] != 1:
+        return "the int4 kernel needs a 2-D weight blocked along its input features (axis 1)"
+    rows, columns = packed.shape
+    if int4_group_size(packed.block_shape[1]) is None:
+        return f"block size {packed.block_shape[1]} is not a multiple of 32 (the int4 kernel's group sizes are 32, 64, 128, 256)"
+    if rows % 16:
+        return f"out_features {rows} is not a multiple of 16, which the int4 kernel needs"
+    return ""
+
+
+def _cuda_kernel(packed, spec, activation_spec, activation_qparams, qmin, device):
+    from quantplan.runtime.kernels.cuda import ScaledMMLinear
+
+    fp8_activation = (
+        activation_spec is not None
+        and activation_spec.dtype == torch.float8_e4m3fn
+        and isinstance(activation_spec.granularity, PerTensorGranularity)
+    )
+    per_channel = len(packed.shape) == 2 and packed.block_shape == (1, packed.shape[1])
+    if spec.dtype == torch.float8_e4m3fn and fp8_activation and per_channel:
+        return ScaledMMLinear(packed, activation_spec, activation_qparams, device)
+    return _emulated(packed, spec, qmin, "no native CUDA kernel for this spec")

@@ -1,0 +1,98 @@
+"""CPU weight-only kernels: int4 via `_weight_int4pack_mm_for_cpu`, int8 via `_weight_int8pack_mm`.
+
+Both run with bf16 activations (fp32 activations are 10-50x slower in these kernels on
+torch 2.13 CPU) and bf16 scales, so they are not bit-exact: the measured relative L2 error
+against the float32 fake-quant linear is about 0.3% (bf16 activations and scales).
+Above `crossover_m` rows the op switches to the dequantized bf16 path, which is faster there.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from quantplan.runtime.formats import PackedTensor, unpack_codes
+from quantplan.runtime.kernels.choice import KernelChoice
+from quantplan.runtime.kernels.dequant import DequantLinear
+
+__all__ = ["INT4_GROUP_SIZES", "Int4Linear", "Int8WeightOnlyLinear", "int4_group_size"]
+
+INT4_GROUP_SIZES = (256, 128, 64, 32)
+
+
+def int4_group_size(block_columns: int) -> int | None:
+    """Return the largest kernel group size that divides the block's column extent, or None."""
+    for size in INT4_GROUP_SIZES:
+        if block_columns % size == 0:
+            return size
+    return None
+
+
+def _flatten_rows(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(-1, x.shape[-1])
+
+
+class _WeightOnly:
+    """Shared forward: the native kernel up to `crossover_m` rows, the dequantized path above."""
+
+    fallback: DequantLinear
+    choice: KernelChoice
+
+    def __call__(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        rows = x.numel() // x.shape[-1] if x.shape[-1] else 0
+        if rows > self.choice.crossover_m:  # type: ignore[operator]
+            return self.fallback(x, bias)
+        out = self.matmul(_flatten_rows(x).to(torch.bfloat16).contiguous())
+        out = out.reshape(*x.shape[:-1], out.shape[-1]).to(x.dtype)
+        return out if bias is None else out.add_(bias)
+
+    def matmul(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class Int4Linear(_WeightOnly):
+    """int4/uint4 weight [N, K] with blocks of (1, B), B a multiple of 32 and N a multiple of 16.
+
+    The kernel computes `(q_u - 8) * scale + zero` with unsigned codes q_u in 0..15, so the
+    portable codes map as q_u = q - qmin_of_type, and zero = (8 + qmin_of_type - zp) * scale
+    (`zp` formulation) or 8 * scale + minval (`minval` formulation).
+    """
+
+    def __init__(self, packed: PackedTensor, qmin: int, type_min: int, *, crossover_m: int, name: str = "aten._weight_int4pack_mm_for_cpu"):
+        rows, columns = packed.shape
+        self.group = int4_group_size(packed.block_shape[1])
+        unsigned = (unpack_codes(packed) - type_min).to(torch.int32)
+        self.weight = torch.ops.aten._convert_weight_to_int4pack_for_cpu(unsigned.contiguous(), 1)
+        self.scales_and_zeros = self._scales_and_zeros(packed, type_min)
+        self.fallback = DequantLinear(packed, qmin, compute_dtype=torch.bfloat16, name="dequantize+bf16 linear")
+        self.choice = KernelChoice(name=name, native=True, crossover_m=crossover_m)
+
+    def _scales_and_zeros(self, packed: PackedTensor, type_min: int) -> torch.Tensor:
+        from quantplan.runtime.formats import unpack_qparams
+
+        qparams = unpack_qparams(packed)
+        scale = qparams.scale.to(torch.float32)
+        if packed.minval is not None:
+            zero = 8 * scale + packed.minval
+        else:
+            zero = (8 + type_min - qparams.zero_point.to(torch.float32)) * scale
+        repeat = packed.block_shape[1] // self.group  # type: ignore[operator]
+        pairs = torch.stack([scale, zero], dim=-1).repeat_interleave(repeat, dim=1)
+        return pairs.transpose(0, 1).contiguous().to(torch.bfloat16)
+
+    def matmul(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.weight, self.group, self.scales_and_zeros)
+
+
+class Int8WeightOnlyLinear(_WeightOnly):
+    """int8 (or symmetric uint8, shifted by 128) weight [N, K], one scale per output row, zero point 0."""
+
+    def __init__(self, packed: PackedTensor, qmin: int, shift: int, *, crossover_m: int):
+        from quantplan.runtime.formats import unpack_qparams
+
+        self.weight = (unpack_codes(packed) - shift).to(torch.int8).contiguous()
+        self.scales = unpack_qparams(packed).scale.reshape(-1).to(torch.bfloat16)
+        self.fallback = DequantLinear(packed, qmin, compute_dtype=torch.bfloat16, name="dequantize+bf16 linear")
+        self.choice = KernelChoice(name="aten._weight_int8pack_mm", native=True, crossover_m=crossover_m)
+
+    def matmul(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten._weight_int8pack_mm(x, self.weight, self.scales)
