@@ -47,16 +47,22 @@ def _ref_name(reference: str) -> str:
     return reference.rsplit("/", 1)[-1]
 
 
+def _items(count: int) -> str:
+    return f"{count} item" if count == 1 else f"{count} items"
+
+
 def _bounds(node: dict) -> str:
-    words = {
-        "minimum": "≥",
-        "exclusiveMinimum": ">",
-        "maximum": "≤",
-        "exclusiveMaximum": "<",
-        "minItems": "items ≥",
-        "maxItems": "items ≤",
-    }
+    words = {"minimum": "≥", "exclusiveMinimum": ">", "maximum": "≤", "exclusiveMaximum": "<"}
     parts = [f"{symbol} {node[key]}" for key, symbol in words.items() if key in node]
+    low, high = node.get("minItems"), node.get("maxItems")
+    if low is not None and low == high:
+        parts.append(_items(low))
+    else:
+        parts += [
+            f"{bound} {count} items"
+            for bound, count in (("at least", low), ("at most", high))
+            if count is not None
+        ]
     if "pattern" in node:
         parts.append(f"matching `{node['pattern']}`")
     return f" ({', '.join(parts)})" if parts else ""
@@ -78,6 +84,10 @@ def type_text(node: dict | bool) -> str:
     for combinator in ("anyOf", "oneOf"):
         if combinator in node:
             return " or ".join(type_text(option) for option in node[combinator])
+    if "allOf" in node:
+        return " and ".join(type_text(part) for part in node["allOf"])
+    if node.get("properties"):
+        return "object"
     return _typed_text(node)
 
 
@@ -93,7 +103,10 @@ def _kind_text(kind: str, node: dict) -> str:
         items = node.get("items")
         if isinstance(items, list):
             return "array [" + ", ".join(type_text(item) for item in items) + "]"
-        return f"array of {type_text(items)}" if items is not None else "array"
+        if items is None:
+            return "array"
+        text = type_text(items)
+        return f"array of ({text})" if " or " in text else f"array of {text}"
     if kind == "object" and not node.get("properties"):
         return _map_text(node)
     return kind
@@ -128,16 +141,45 @@ def properties_table(node: dict) -> list[str]:
     return rows
 
 
+def _object_lines(node: dict) -> list[str]:
+    lines = [*properties_table(node), ""]
+    if node.get("additionalProperties") is False:
+        lines += ["No other keys are allowed.", ""]
+    return lines
+
+
+def _variant_title(index: int, option: dict) -> str:
+    tag = option.get("properties", {}).get("type", {})
+    return f"`type: {tag['const']}`" if "const" in tag else f"Form {index}"
+
+
+def _variant_lines(options: list[dict]) -> list[str]:
+    lines = []
+    for index, option in enumerate(options, start=1):
+        lines += [f"### {_variant_title(index, option)}", ""]
+        if option.get("description"):
+            lines += [" ".join(option["description"].split()), ""]
+        lines += _object_lines(option)
+    return lines
+
+
 def section(title: str, node: dict) -> list[str]:
-    """Render one schema object or definition as a Markdown section."""
+    """Render one schema object or definition as a Markdown section.
+
+    An object gets a table of its keys. A `oneOf`/`anyOf` of objects (a tagged family such as
+    the granularities) gets one table per variant, titled by its `type` tag.
+    """
     lines = [f"## {title}", ""]
     if node.get("description"):
         lines += [" ".join(node["description"].split()), ""]
+    options = node.get("oneOf", node.get("anyOf", []))
     if node.get("properties"):
-        lines += [*properties_table(node), ""]
-        if node.get("additionalProperties") is False:
-            lines += ["No other keys are allowed.", ""]
-    elif "properties" not in node:
+        lines += _object_lines(node)
+    elif options and all(
+        isinstance(option, dict) and option.get("properties") for option in options
+    ):
+        lines += _variant_lines(options)
+    else:
         lines += [f"Accepts: {type_text(node)}.", ""]
     return lines
 
