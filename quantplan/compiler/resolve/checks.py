@@ -54,7 +54,6 @@ def implicit_default_findings(findings: RuleFindings, decided_ops: Iterable[Deci
         omitted = [group for group in _ACTIVATION_GROUPS if group in config.defaulted_fields]
         if not omitted or not _quantizes_activations(decided.plan_op):
             continue
-        seen.add(rule.path)
         parent_path, parent = _parent_config(decided, index)
         sets_state = "op_state_spec" not in config.defaulted_fields
         if parent_path is not None and _disables_activations(parent) and parent_path != rule.path:
@@ -63,6 +62,7 @@ def implicit_default_findings(findings: RuleFindings, decided_ops: Iterable[Deci
             reason = "although it sets op_state_spec, which reads as weight-only quantization"
         else:
             continue
+        seen.add(rule.path)
         findings.add(
             "warning",
             "implicit-activation-defaults",
