@@ -287,11 +287,15 @@ def decide_index_tensor(rule: OpRule, group: str, index: int) -> TensorDecision:
 def state_key(specs: dict | None, local_name: str, role: str) -> str | None:
     """Return the `op_state_spec` key that selects a parameter, or None.
 
-    The attribute name beats the `weight` role key, which beats `"*"`.
+    The attribute name beats the `weight` key, which beats `"*"`. The `weight` key selects
+    the parameter in the op's weight role (a raw `gate` passed to F.linear included).
+    NOTE: a parameter that is merely named `weight` outside a weight role (an RMSNorm scale
+    read by `mul`) is selected only by `"*"`, so `{"weight": spec}` means "the op's weights".
     """
     if not specs:
         return None
-    for key, applies in ((local_name, True), ("weight", role == "weight"), ("*", True)):
+    own_name = local_name if (local_name != "weight" or role == "weight") else None
+    for key, applies in ((own_name, own_name is not None), ("weight", role == "weight"), ("*", True)):
         if applies and key in specs:
             return key
     return None

@@ -113,6 +113,8 @@ def _output_entries(op: OpNode, context: OpContext, collector: EntryCollector) -
 
 
 def _state_entries(op: OpNode, context: OpContext, params: dict[str, ParamInfo], collector: EntryCollector) -> dict[str, Entry]:
+    if context.info.kind == "norm":
+        return {}  # batch norm after a conv is folded into the conv's weight
     specs = None if context.rule.config is None else context.rule.config.op_state_spec
     entries = {}
     for use in op.params:
