@@ -27,7 +27,11 @@ __all__ = ["grid_shape", "resolve_block_shape", "scale_view_shape", "to_blocks"]
 
 
 def resolve_block_shape(
-    shape: tuple[int, ...] | torch.Size, spec: QuantizationSpec, role: str, *, name: str | None = None
+    shape: tuple[int, ...] | torch.Size,
+    spec: QuantizationSpec,
+    role: str,
+    *,
+    name: str | None = None,
 ) -> tuple[int, ...]:
     """Return the block shape that `spec.granularity` and `role` give a tensor of `shape`.
 
@@ -49,10 +53,16 @@ def resolve_block_shape(
     return block
 
 
-def check_block_shape(shape: tuple[int, ...], block: tuple[int, ...], *, name: str | None = None) -> None:
+def check_block_shape(
+    shape: tuple[int, ...], block: tuple[int, ...], *, name: str | None = None
+) -> None:
     """Raise PlanError unless `block` has the rank of `shape` and divides every dimension."""
     if len(block) != len(shape):
-        _fail(name, f"block shape {list(block)} has rank {len(block)}, but the tensor shape {list(shape)} has rank {len(shape)}.")
+        _fail(
+            name,
+            f"block shape {list(block)} has rank {len(block)}, but the tensor shape "
+            f"{list(shape)} has rank {len(shape)}.",
+        )
     for dim, (size, extent) in enumerate(zip(shape, block, strict=True)):
         if extent < 1 or size % extent != 0:
             _fail(
@@ -69,7 +79,10 @@ def grid_shape(shape: tuple[int, ...], block: tuple[int, ...]) -> tuple[int, ...
 
 
 def to_blocks(x: torch.Tensor, block: tuple[int, ...]) -> torch.Tensor:
-    """View `x` of shape (d0, d1, ...) as (d0/b0, b0, d1/b1, b1, ...); the odd dims index inside a block."""
+    """View `x` of shape (d0, d1, ...) as (d0/b0, b0, d1/b1, b1, ...).
+
+    The odd dims index inside a block, the even dims index the blocks.
+    """
     split: list[int] = []
     for size, extent in zip(x.shape, block, strict=True):
         split += [size // extent, extent]
@@ -86,18 +99,35 @@ def scale_view_shape(grid: tuple[int, ...]) -> tuple[int, ...]:
 
 def _normalize_axis(axis: int | None, shape: tuple[int, ...], kind: str, name: str | None) -> int:
     if axis is None:
-        _fail(name, f"{kind} granularity needs a concrete axis here; set granularity.axis (the compiler fills the default axis per op).")
+        _fail(
+            name,
+            f"{kind} granularity needs a concrete axis here; set granularity.axis "
+            "(the compiler fills the default axis per op).",
+        )
     rank = len(shape)
     if not -rank <= axis < rank:
-        _fail(name, f"{kind} axis {axis} is out of range for a tensor of shape {list(shape)} (rank {rank}); use an axis in [{-rank}, {rank - 1}].")
+        _fail(
+            name,
+            f"{kind} axis {axis} is out of range for a tensor of shape {list(shape)} "
+            f"(rank {rank}); use an axis in [{-rank}, {rank - 1}].",
+        )
     return axis % rank
 
 
-def _tuple_block_shape(granularity: PerBlockGranularity, shape: tuple[int, ...], name: str | None) -> tuple[int, ...]:
+def _tuple_block_shape(
+    granularity: PerBlockGranularity, shape: tuple[int, ...], name: str | None
+) -> tuple[int, ...]:
     sizes = granularity.block_size
     if len(sizes) != len(shape):  # type: ignore[arg-type]
-        _fail(name, f"block_size {list(sizes)} has {len(sizes)} entries but the tensor shape {list(shape)} has rank {len(shape)}; give one entry per dimension (-1 = whole dimension).")  # type: ignore[arg-type]
-    return tuple(size if extent == -1 else extent for size, extent in zip(shape, sizes, strict=True))  # type: ignore[arg-type]
+        _fail(
+            name,
+            f"block_size {list(sizes)} has {len(sizes)} entries but the tensor shape "
+            f"{list(shape)} has rank {len(shape)}; give one entry per dimension "
+            "(-1 = whole dimension).",
+        )  # type: ignore[arg-type]
+    return tuple(
+        size if extent == -1 else extent for size, extent in zip(shape, sizes, strict=True)
+    )  # type: ignore[arg-type]
 
 
 def _axis_block_shape(
@@ -107,7 +137,9 @@ def _axis_block_shape(
     extent = int(granularity.block_size)  # type: ignore[arg-type]
     if role == "weight":
         # The other of the two leading dims gets extent 1; kernel dims (index >= 2) stay whole.
-        return tuple(extent if dim == axis else 1 if dim < 2 else size for dim, size in enumerate(shape))
+        return tuple(
+            extent if dim == axis else 1 if dim < 2 else size for dim, size in enumerate(shape)
+        )
     return tuple(extent if dim == axis else 1 for dim in range(len(shape)))
 
 

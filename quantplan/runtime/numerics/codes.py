@@ -33,12 +33,20 @@ class BlockParams:
     minval: torch.Tensor | None
 
     @classmethod
-    def build(cls, qparams: QParams, spec: QuantizationSpec, shape: tuple[int, ...], block: tuple[int, ...]) -> BlockParams:
+    def build(
+        cls,
+        qparams: QParams,
+        spec: QuantizationSpec,
+        shape: tuple[int, ...],
+        block: tuple[int, ...],
+    ) -> BlockParams:
         """Reshape `qparams` for a tensor of `shape` split into blocks of `block`."""
         return cls.for_grid(qparams, spec, scale_view_shape(grid_shape(shape, block)))
 
     @classmethod
-    def for_grid(cls, qparams: QParams, spec: QuantizationSpec, view: tuple[int, ...]) -> BlockParams:
+    def for_grid(
+        cls, qparams: QParams, spec: QuantizationSpec, view: tuple[int, ...]
+    ) -> BlockParams:
         """Reshape `qparams` to `view`, the shape from `scale_view_shape`."""
         scale = qparams.scale.to(torch.float32).reshape(view)
         if spec.is_float:
@@ -48,7 +56,9 @@ class BlockParams:
         return cls(scale, qparams.zero_point.to(torch.float32).reshape(view), None)  # type: ignore[union-attr]
 
 
-def unclamped_codes(blocks: torch.Tensor, params: BlockParams, spec: QuantizationSpec) -> torch.Tensor:
+def unclamped_codes(
+    blocks: torch.Tensor, params: BlockParams, spec: QuantizationSpec
+) -> torch.Tensor:
     """Return rne(x / s) + zp (integers) or x / s (float formats), before saturation."""
     if spec.is_float:
         return blocks / params.scale
@@ -67,7 +77,9 @@ def float_codes(blocks: torch.Tensor, params: BlockParams, spec: QuantizationSpe
     return codes
 
 
-def values_from_codes(codes: torch.Tensor, params: BlockParams, spec: QuantizationSpec) -> torch.Tensor:
+def values_from_codes(
+    codes: torch.Tensor, params: BlockParams, spec: QuantizationSpec
+) -> torch.Tensor:
     """Map float32 codes back to float32 values, in place."""
     if spec.is_float:
         return codes.mul_(params.scale)
@@ -75,7 +87,9 @@ def values_from_codes(codes: torch.Tensor, params: BlockParams, spec: Quantizati
     return codes if params.minval is None else codes.add_(params.minval)
 
 
-def fake_quantize_blocks(x: torch.Tensor, qparams: QParams, spec: QuantizationSpec, block: tuple[int, ...]) -> torch.Tensor:
+def fake_quantize_blocks(
+    x: torch.Tensor, qparams: QParams, spec: QuantizationSpec, block: tuple[int, ...]
+) -> torch.Tensor:
     """Return dequantize(quantize(x)) in x's dtype, without autograd bookkeeping."""
     shape = tuple(x.shape)
     params = BlockParams.build(qparams, spec, shape, block)
@@ -84,7 +98,9 @@ def fake_quantize_blocks(x: torch.Tensor, qparams: QParams, spec: QuantizationSp
     return values.reshape(shape).to(x.dtype)
 
 
-def quantize_codes(x: torch.Tensor, qparams: QParams, spec: QuantizationSpec, block_shape: tuple[int, ...]) -> torch.Tensor:
+def quantize_codes(
+    x: torch.Tensor, qparams: QParams, spec: QuantizationSpec, block_shape: tuple[int, ...]
+) -> torch.Tensor:
     """Quantize `x` to int32 codes (integer formats) or float32 grid values (fp8, fp4)."""
     block = tuple(block_shape)
     shape = tuple(x.shape)
@@ -94,7 +110,11 @@ def quantize_codes(x: torch.Tensor, qparams: QParams, spec: QuantizationSpec, bl
 
 
 def dequantize_codes(
-    codes: torch.Tensor, qparams: QParams, spec: QuantizationSpec, block_shape: tuple[int, ...], dtype: torch.dtype
+    codes: torch.Tensor,
+    qparams: QParams,
+    spec: QuantizationSpec,
+    block_shape: tuple[int, ...],
+    dtype: torch.dtype,
 ) -> torch.Tensor:
     """Map codes from `quantize_codes` back to values of `dtype`."""
     block = tuple(block_shape)

@@ -26,7 +26,11 @@ __all__ = ["compute_qparams", "fake_quantize", "tensor_block_shape"]
 
 
 def tensor_block_shape(
-    x: torch.Tensor, spec: QuantizationSpec, role: str, block_shape: tuple[int, ...] | None, name: str | None
+    x: torch.Tensor,
+    spec: QuantizationSpec,
+    role: str,
+    block_shape: tuple[int, ...] | None,
+    name: str | None,
 ) -> tuple[int, ...]:
     """Return `block_shape` checked against `x`, or the one resolved from the spec and role."""
     if block_shape is None:

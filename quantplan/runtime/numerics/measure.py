@@ -13,7 +13,12 @@ __all__ = ["measure_range"]
 
 
 def measure_range(
-    x: torch.Tensor, spec: QuantizationSpec, block: tuple[int, ...], *, role: str, name: str | None = None
+    x: torch.Tensor,
+    spec: QuantizationSpec,
+    block: tuple[int, ...],
+    *,
+    role: str,
+    name: str | None = None,
 ) -> BlockRange:
     """Return the range of every block of `x`, before `float_range` applies.
 

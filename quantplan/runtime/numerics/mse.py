@@ -45,7 +45,9 @@ def mse_range(blocks: torch.Tensor, minmax: BlockRange, spec: QuantizationSpec) 
     return BlockRange(best_lo, best_hi, minmax.nonfinite)
 
 
-def _search(blocks: torch.Tensor, minmax: BlockRange, spec: QuantizationSpec) -> tuple[torch.Tensor, torch.Tensor]:
+def _search(
+    blocks: torch.Tensor, minmax: BlockRange, spec: QuantizationSpec
+) -> tuple[torch.Tensor, torch.Tensor]:
     data = blocks.to(torch.float32)
     dims = reduce_dims(blocks)
     best_lo, best_hi = minmax.lo, minmax.hi
@@ -62,7 +64,11 @@ def _search(blocks: torch.Tensor, minmax: BlockRange, spec: QuantizationSpec) ->
 
 
 def _squared_error(
-    data: torch.Tensor, dims: tuple[int, ...], lo: torch.Tensor, hi: torch.Tensor, spec: QuantizationSpec
+    data: torch.Tensor,
+    dims: tuple[int, ...],
+    lo: torch.Tensor,
+    hi: torch.Tensor,
+    spec: QuantizationSpec,
 ) -> torch.Tensor:
     qparams = qparams_from_range(lo, hi, spec)
     params = BlockParams.for_grid(qparams, spec, scale_view_shape(tuple(lo.shape)))

@@ -47,7 +47,9 @@ def make_observer(spec: QuantizationSpec, *, role: str, name: str | None = None)
 class Observer:
     """Running range of one tensor and the qparams derived from it."""
 
-    def __init__(self, spec: QuantizationSpec, *, role: str, calculator: str, name: str | None = None):
+    def __init__(
+        self, spec: QuantizationSpec, *, role: str, calculator: str, name: str | None = None
+    ):
         self.spec = spec
         self.role = role
         self.calculator = calculator
@@ -111,7 +113,8 @@ class Observer:
                 message=(
                     f"the block grid changed from {list(self.running_min.shape)} to "
                     f"{list(measured.lo.shape)} (block shape {list(block)}); per-channel and "
-                    "per-block observers need the same shape along quantized dimensions in every batch."
+                    "per-block observers need the same shape along quantized dimensions "
+                    "in every batch."
                 ),
             )
         )
@@ -120,7 +123,8 @@ class Observer:
         count = int(torch.isnan(x).sum())
         if count and not self.nan_count:
             logger.warning(
-                "%s: calibration data contains NaN (%d values in this batch); the range ignores them.",
+                "%s: calibration data contains NaN (%d values in this batch); "
+                "the range ignores them.",
                 self.name or "<tensor>",
                 count,
             )

@@ -43,7 +43,9 @@ class BlockRange:
     nonfinite: bool = False
 
 
-def block_minmax(blocks: torch.Tensor, *, allow_nonfinite: bool = True, name: str | None = None) -> BlockRange:
+def block_minmax(
+    blocks: torch.Tensor, *, allow_nonfinite: bool = True, name: str | None = None
+) -> BlockRange:
     """Return the range of every block of a `to_blocks` view.
 
     `blocks` must already be in the arithmetic dtype. Clean data takes one pass per
@@ -85,7 +87,8 @@ def _raise_nonfinite(blocks: torch.Tensor, name: str | None) -> None:
             path=name or "<tensor>",
             message=(
                 f"the weight contains non-finite values ({nan_count} NaN, {inf_count} inf), "
-                "so it cannot be quantized. Fix or retrain the weight, or leave this tensor unquantized."
+                "so it cannot be quantized. Fix or retrain the weight, "
+                "or leave this tensor unquantized."
             ),
         )
     )

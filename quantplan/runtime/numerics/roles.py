@@ -48,7 +48,10 @@ def resolve_calculator(spec: QuantizationSpec, role: str, name: str | None = Non
         raise ConfigError(
             ErrorDetail(
                 path=f"{name}.float_range" if name else "float_range",
-                message="the dynamic calculator computes its range from every tensor, so float_range must be [null, null].",
+                message=(
+                    "the dynamic calculator computes its range from every tensor, "
+                    "so float_range must be [null, null]."
+                ),
                 value=spec.float_range,
             )
         )

@@ -28,7 +28,9 @@ def fake_quantize_with_qparams(
     return fake_quantize_blocks(x, qparams, spec, block)
 
 
-def _inside_range(x: torch.Tensor, qparams: QParams, spec: QuantizationSpec, block: tuple[int, ...]) -> torch.Tensor:
+def _inside_range(
+    x: torch.Tensor, qparams: QParams, spec: QuantizationSpec, block: tuple[int, ...]
+) -> torch.Tensor:
     shape = tuple(x.shape)
     params = BlockParams.build(qparams, spec, shape, block)
     codes = unclamped_codes(to_blocks(x.detach().to(torch.float32), block), params, spec)

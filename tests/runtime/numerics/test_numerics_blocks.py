@@ -22,7 +22,12 @@ def spec_with(granularity: dict, **fields) -> QuantizationSpec:
         ((8, 16), {"type": "per_channel", "axis": -1}, "weight", (8, 1)),
         ((2, 4, 8), {"type": "per_channel", "axis": 1}, "activation", (2, 1, 8)),
         ((64, 128), {"type": "per_block", "axis": 1, "block_size": 32}, "weight", (1, 32)),
-        ((64, 128, 3, 3), {"type": "per_block", "axis": 1, "block_size": 32}, "weight", (1, 32, 3, 3)),
+        (
+            (64, 128, 3, 3),
+            {"type": "per_block", "axis": 1, "block_size": 32},
+            "weight",
+            (1, 32, 3, 3),
+        ),
         ((4, 4, 3, 3), {"type": "per_block", "axis": 0, "block_size": 2}, "weight", (2, 1, 3, 3)),
         ((2, 4, 32), {"type": "per_block", "axis": -1, "block_size": 16}, "activation", (1, 1, 16)),
         ((4, 8, 16), {"type": "per_block", "block_size": (1, 1, -1)}, "weight", (1, 1, 16)),
@@ -51,7 +56,9 @@ def test_negative_axis_normalized():
 
 def test_block_size_one_is_elementwise():
     x = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
-    result = fake_quantize(x, spec_with({"type": "per_block", "axis": 1, "block_size": 1}), role="weight")
+    result = fake_quantize(
+        x, spec_with({"type": "per_block", "axis": 1, "block_size": 1}), role="weight"
+    )
     assert tuple(result.scale.shape) == (4, 8)
     assert torch.equal(result.scale, x.abs() / 127.5)
     # Each element is its own amax, so x / s is about +/-127.5 and lands within one step.
@@ -60,7 +67,9 @@ def test_block_size_one_is_elementwise():
 
 def test_block_equal_to_dim_is_per_channel():
     x = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
-    blocked = fake_quantize(x, spec_with({"type": "per_block", "axis": 1, "block_size": 8}), role="weight")
+    blocked = fake_quantize(
+        x, spec_with({"type": "per_block", "axis": 1, "block_size": 8}), role="weight"
+    )
     channel = fake_quantize(x, spec_with({"type": "per_channel", "axis": 0}), role="weight")
     assert tuple(blocked.scale.shape) == (4, 1)
     assert torch.equal(blocked.scale, channel.scale)
@@ -69,5 +78,7 @@ def test_block_equal_to_dim_is_per_channel():
 
 def test_explicit_block_shape_overrides_spec():
     x = torch.randn(6, 4, 3)
-    result = fake_quantize(x, spec_with({"type": "per_tensor"}), role="weight", block_shape=(3, 1, 3))
+    result = fake_quantize(
+        x, spec_with({"type": "per_tensor"}), role="weight", block_shape=(3, 1, 3)
+    )
     assert tuple(result.scale.shape) == (2, 4, 1)

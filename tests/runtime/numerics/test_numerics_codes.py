@@ -20,12 +20,26 @@ from quantplan.runtime.numerics.grids import round_to_mantissa
 SPECS = {
     "int8-sym-channel": dict(dtype="int8", granularity={"type": "per_channel", "axis": 0}),
     "uint8-asym-tensor": dict(dtype="uint8", qscheme="asymmetric"),
-    "int4-asym-block": dict(dtype="int4", qscheme="asymmetric", granularity={"type": "per_block", "axis": 1, "block_size": 32}),
-    "int4-minval-block": dict(dtype="int4", qformulation="minval", granularity={"type": "per_block", "axis": 1, "block_size": 16}),
-    "int8-e8m0-block": dict(dtype="int8", scale_dtype="float8_e8m0fnu", granularity={"type": "per_block", "axis": 1, "block_size": 32}),
+    "int4-asym-block": dict(
+        dtype="int4",
+        qscheme="asymmetric",
+        granularity={"type": "per_block", "axis": 1, "block_size": 32},
+    ),
+    "int4-minval-block": dict(
+        dtype="int4",
+        qformulation="minval",
+        granularity={"type": "per_block", "axis": 1, "block_size": 16},
+    ),
+    "int8-e8m0-block": dict(
+        dtype="int8",
+        scale_dtype="float8_e8m0fnu",
+        granularity={"type": "per_block", "axis": 1, "block_size": 32},
+    ),
     "e4m3-channel": dict(dtype="float8_e4m3fn", granularity={"type": "per_channel", "axis": 0}),
     "e5m2-tensor": dict(dtype="float8_e5m2"),
-    "mxfp4": dict(dtype="float4_e2m1fn_x2", granularity={"type": "per_block", "axis": 1, "block_size": 32}),
+    "mxfp4": dict(
+        dtype="float4_e2m1fn_x2", granularity={"type": "per_block", "axis": 1, "block_size": 32}
+    ),
 }
 
 
@@ -47,8 +61,10 @@ def test_dequantize_codes_matches_fake_quant(name, dtype):
     expected = fake_quantize_with_qparams(x, qparams, spec, block)
 
     assert restored.dtype == dtype
-    assert torch.equal(restored.view(torch.int16 if dtype != torch.float32 else torch.int32),
-                       expected.view(torch.int16 if dtype != torch.float32 else torch.int32))
+    assert torch.equal(
+        restored.view(torch.int16 if dtype != torch.float32 else torch.int32),
+        expected.view(torch.int16 if dtype != torch.float32 else torch.int32),
+    )
 
 
 @pytest.mark.parametrize("name", ["int8-sym-channel", "uint8-asym-tensor", "int4-asym-block"])
@@ -64,10 +80,25 @@ def test_integer_codes_in_range(name):
 
 def test_fp8_saturation_policy():
     spec = QuantizationSpec(dtype="float8_e4m3fn")
-    x = torch.tensor([447.0, 448.0, 464.0, 465.0, 1000.0, 3e10, float("inf"), float("-inf"), -1000.0, float("nan")])
+    x = torch.tensor(
+        [
+            447.0,
+            448.0,
+            464.0,
+            465.0,
+            1000.0,
+            3e10,
+            float("inf"),
+            float("-inf"),
+            -1000.0,
+            float("nan"),
+        ]
+    )
     qparams = QParams(torch.ones(1), None, None)
     output = fake_quantize_with_qparams(x, qparams, spec, (10,))
-    expected = torch.tensor([448.0, 448.0, 448.0, 448.0, 448.0, 448.0, 448.0, -448.0, -448.0, float("nan")])
+    expected = torch.tensor(
+        [448.0, 448.0, 448.0, 448.0, 448.0, 448.0, 448.0, -448.0, -448.0, float("nan")]
+    )
     assert torch.equal(output[:-1], expected[:-1])
     assert torch.isnan(output[-1])
 
@@ -77,11 +108,18 @@ def test_fp8_cast_matches_mantissa_rounding(name):
     element = ELEMENT_TYPES[name]
     mantissa_bits, min_exponent = {"float8_e4m3fn": (3, -6), "float8_e5m2": (2, -14)}[name]
     generator = torch.Generator().manual_seed(3)
-    magnitudes = torch.exp2(torch.rand(200_000, generator=generator) * (2 - 2 * min_exponent + 16) + 2 * min_exponent - 8)
+    magnitudes = torch.exp2(
+        torch.rand(200_000, generator=generator) * (2 - 2 * min_exponent + 16)
+        + 2 * min_exponent
+        - 8
+    )
     values = torch.where(torch.rand(200_000, generator=generator) < 0.5, -magnitudes, magnitudes)
     values = values.clamp(-element.fmax, element.fmax)
     cast = values.to(element.dtype).to(torch.float32)
-    assert torch.equal(cast.view(torch.int32), round_to_mantissa(values, mantissa_bits, min_exponent).view(torch.int32))
+    assert torch.equal(
+        cast.view(torch.int32),
+        round_to_mantissa(values, mantissa_bits, min_exponent).view(torch.int32),
+    )
 
 
 def test_fp4_grid_rounding():
@@ -99,7 +137,9 @@ def test_straight_through_gradient_int8():
     x = torch.tensor([[-200.0, -128.4, -3.2, 0.0, 50.7, 127.4, 127.6, 300.0]], requires_grad=True)
     output = fake_quantize_with_qparams(x, qparams, spec, (1, 8))
     output.backward(torch.arange(1.0, 9.0).reshape(1, 8))
-    assert torch.equal(output.detach(), torch.tensor([[-128.0, -128.0, -3.0, 0.0, 51.0, 127.0, 127.0, 127.0]]))
+    assert torch.equal(
+        output.detach(), torch.tensor([[-128.0, -128.0, -3.0, 0.0, 51.0, 127.0, 127.0, 127.0]])
+    )
     assert torch.equal(x.grad, torch.tensor([[0.0, 2.0, 3.0, 4.0, 5.0, 6.0, 0.0, 0.0]]))
 
 

@@ -13,13 +13,17 @@ from quantplan.errors import ConfigError, PlanError
 from quantplan.quantization.spec import QuantizationSpec
 from quantplan.runtime import fake_quantize, make_observer
 
-REJECTED = json.loads((Path(__file__).parent / "data" / "rejected_specs.json").read_text())["rejected"]
+REJECTED = json.loads((Path(__file__).parent / "data" / "rejected_specs.json").read_text())[
+    "rejected"
+]
 CONSTRUCTION = [entry for entry in REJECTED if entry["stage"] == "quantizer_construction"]
 FIRST_USE = [entry for entry in REJECTED if entry["stage"] == "first_use"]
 
 
 def entry_id(entry: dict) -> str:
-    return f"{entry['role']}-{json.dumps(entry['spec']['granularity'])}-{entry['spec']['qparam_calculator_cls']}"
+    spec = entry["spec"]
+    granularity = json.dumps(spec["granularity"])
+    return f"{entry['role']}-{granularity}-{spec['qparam_calculator_cls']}"
 
 
 @pytest.mark.parametrize("entry", CONSTRUCTION, ids=[entry_id(entry) for entry in CONSTRUCTION])
@@ -49,7 +53,8 @@ def test_dynamic_weight_message():
     with pytest.raises(ConfigError) as caught:
         make_observer(spec, role="weight", name="fc1.weight")
     assert str(caught.value) == (
-        "fc1.weight.qparam_calculator_cls: the dynamic calculator is for activations only, but this "
+        "fc1.weight.qparam_calculator_cls: the dynamic calculator is for activations only, "
+        "but this "
         "quantizer is for a weight; use 'static' (or 'default') for weights."
     )
 
@@ -127,7 +132,9 @@ def test_observer_nan_ignored_and_counted(caplog):
 
 
 def test_observer_nan_only_batch_has_floor_scale():
-    observer = make_observer(QuantizationSpec(qparam_calculator_cls="static"), role="activation", name="x")
+    observer = make_observer(
+        QuantizationSpec(qparam_calculator_cls="static"), role="activation", name="x"
+    )
     observer.observe(torch.full((2, 3), float("nan")))
     scale, zero_point = observer.qparams()
     assert scale.item() == 2.0**-23
