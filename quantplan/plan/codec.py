@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from quantplan.errors import ErrorDetail, PlanError
 from quantplan.plan.model import (
     PLAN_FORMAT,
@@ -180,7 +182,8 @@ def plan_from_file(path: str | Path) -> Plan:
     try:
         return plan_from_json(text)
     except PlanError as error:
-        raise PlanError([ErrorDetail(path=d.path, message=f"{path}: {d.message}", value=d.value) for d in error.errors]) from None
+        located = [attrs.evolve(detail, message=f"{detail.message} (in {path})") for detail in error.errors]
+        raise PlanError(located) from None
 
 
 def plan_from_json(text: str | bytes) -> Plan:
