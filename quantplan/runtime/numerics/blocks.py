@@ -136,11 +136,12 @@ def _axis_block_shape(
     axis = _normalize_axis(granularity.axis, shape, "per_block", name)
     extent = int(granularity.block_size)  # type: ignore[arg-type]
     if role == "weight":
-        # The other of the two leading dims gets extent 1; kernel dims (index >= 2) stay whole.
-        return tuple(
-            extent if dim == axis else 1 if dim < 2 else size for dim, size in enumerate(shape)
-        )
-    return tuple(extent if dim == axis else 1 for dim in range(len(shape)))
+        # The other of the two leading dims gets extent 1, and kernel dims (index >= 2) stay whole.
+        block = [1 if dim < 2 else size for dim, size in enumerate(shape)]
+    else:
+        block = [1] * len(shape)
+    block[axis] = extent
+    return tuple(block)
 
 
 def _fail(name: str | None, message: str) -> None:

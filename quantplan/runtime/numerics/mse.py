@@ -8,8 +8,9 @@ so `mse` never has a larger error than `minmax` on any block.
 
 The search is vectorized over blocks: each ratio costs one fake-quant pass over the tensor.
 The tensor is searched in chunks of about 2^18 elements along its first dimension, so that
-the 81 passes run on cache-resident data. Blocks whose data contain NaN or inf keep the
-minmax range, because their error is NaN.
+the 81 passes run on cache-resident data. A tensor with a single block along its first
+dimension (per-tensor, or per-channel on axis 1) is searched in one piece. Blocks whose
+data contain NaN or inf keep the minmax range, because their error is NaN.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ def reduce_dims(blocks: torch.Tensor) -> tuple[int, ...]:
 class BlockRange:
     """Per-block range, block-grid shaped, in the arithmetic dtype.
 
-    `nonfinite` is True when the data contained NaN or inf (which the range then ignores).
+    `nonfinite` is True when the data contained NaN or inf. The range then ignores NaN and
+    counts inf as the largest finite value.
     """
 
     lo: torch.Tensor
