@@ -146,3 +146,9 @@ def test_activation_nan_does_not_reach_scale():
     result = fake_quantize(x, QuantizationSpec(), role="activation")
     assert result.scale.item() == (torch.tensor(3.0) / 127.5).item()
     assert torch.isnan(result.output[0, 1])
+
+
+def test_empty_tensor_rejected():
+    with pytest.raises(PlanError) as caught:
+        fake_quantize(torch.empty(0, 8), QuantizationSpec(), role="activation", name="x")
+    assert str(caught.value) == "x: cannot compute a range of an empty tensor (shape [0, 8])."
