@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from quantplan.errors import ErrorDetail, PlanError
 from quantplan.quantization.spec import QuantizationSpec
 from quantplan.runtime.numerics.blocks import check_block_shape, resolve_block_shape
 from quantplan.runtime.numerics.measure import measure_range
@@ -33,6 +34,9 @@ def tensor_block_shape(
     name: str | None,
 ) -> tuple[int, ...]:
     """Return `block_shape` checked against `x`, or the one resolved from the spec and role."""
+    if x.numel() == 0:
+        message = f"cannot compute a range of an empty tensor (shape {list(x.shape)})."
+        raise PlanError(ErrorDetail(path=name or "<tensor>", message=message))
     if block_shape is None:
         return resolve_block_shape(x.shape, spec, role, name=name)
     block = tuple(int(extent) for extent in block_shape)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from quantplan.errors import ErrorDetail, PlanError
 from quantplan.quantization.spec import QuantizationSpec
 from quantplan.runtime.numerics.blocks import to_blocks
 from quantplan.runtime.numerics.mse import mse_range
@@ -25,9 +24,6 @@ def measure_range(
 
     Weights must be finite (PlanError naming the tensor otherwise); activations ignore NaN.
     """
-    if x.numel() == 0:
-        message = f"cannot compute a range of an empty tensor (shape {list(x.shape)})."
-        raise PlanError(ErrorDetail(path=name or "<tensor>", message=message))
     blocks = to_blocks(x.to(arithmetic_dtype(x.dtype)), block)
     minmax = block_minmax(blocks, allow_nonfinite=role != "weight", name=name)
     if spec.range_calculator_cls == "mse":
