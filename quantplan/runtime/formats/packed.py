@@ -30,7 +30,7 @@ from quantplan.runtime.formats.floats import (
 )
 from quantplan.runtime.formats.subbyte import SUBBYTE_LAYOUT, pack_subbyte, unpack_subbyte
 
-__all__ = ["FORMAT_VERSION", "PackedTensor", "dequantize", "pack", "pack_codes", "unpack_codes", "unpack_qparams"]
+__all__ = ["FORMAT_VERSION", "PackedTensor", "dequantize", "empty_packed", "pack", "pack_codes", "unpack_codes", "unpack_qparams"]
 
 FORMAT_VERSION = 1
 _FP4 = torch.float4_e2m1fn_x2
@@ -68,6 +68,10 @@ class PackedTensor:
             "scale_encoding": self.scale_encoding,
             "storage": dtype_name(self.data.dtype),
         }
+        if self.zero_point is not None:
+            record["zero_point_storage"] = dtype_name(self.zero_point.dtype)
+        if self.minval is not None:
+            record["minval"] = True
         if _is_subbyte(self.dtype):
             record["subbyte"] = dict(SUBBYTE_LAYOUT, bits=4 if self.dtype in _FOUR_BIT else 2)
         return record
@@ -138,6 +142,32 @@ def _offsets(qparams, spec: QuantizationSpec, element: ElementType) -> tuple[tor
         return None, qparams.minval.to(torch.float32).contiguous()
     storage = torch.int8 if element.signed else torch.uint8
     return qparams.zero_point.to(storage).contiguous(), None
+
+
+def empty_packed(layout: dict, device: torch.device) -> PackedTensor:
+    """Return a PackedTensor of `layout` (from `PackedTensor.layout()`) with uninitialized storage."""
+    shape = tuple(layout["shape"])
+    block = tuple(layout["block_shape"])
+    grid = tuple(size // extent for size, extent in zip(shape, block, strict=True))
+    dtype = layout["dtype"]
+    bits = 4 if dtype in _FOUR_BIT else 2 if dtype in ("int2", "uint2") else 8
+    data_shape = (*shape[:-1], -(-shape[-1] // (8 // bits))) if bits < 8 else shape
+    storage = getattr(torch, layout["storage"])
+    scale_dtype = torch.uint8 if layout["scale_encoding"] == "e8m0" else torch.float32
+    offsets = {}
+    if "zero_point_storage" in layout:
+        offsets["zero_point"] = torch.empty(grid, dtype=getattr(torch, layout["zero_point_storage"]), device=device)
+    if layout.get("minval"):
+        offsets["minval"] = torch.empty(grid, dtype=torch.float32, device=device)
+    return PackedTensor(
+        dtype=dtype,
+        shape=shape,
+        block_shape=block,
+        data=torch.empty(data_shape, dtype=storage, device=device),
+        scale=torch.empty(grid, dtype=scale_dtype, device=device),
+        scale_encoding=layout["scale_encoding"],
+        **offsets,
+    )
 
 
 def unpack_codes(packed: PackedTensor) -> torch.Tensor:

@@ -20,7 +20,7 @@ from torch import nn
 from quantplan.errors import ErrorDetail, PlanError, UnsupportedError
 from quantplan.plan.model import Plan, PlanOp
 from quantplan.runtime.fake.sites import Site, plan_sites
-from quantplan.runtime.formats import pack
+from quantplan.runtime.formats import empty_packed, pack
 from quantplan.runtime.real.linear import QuantizedLinear
 
 __all__ = ["REAL_ATTRIBUTE", "apply_real", "convert", "linear_targets"]
@@ -29,8 +29,21 @@ REAL_ATTRIBUTE = "quantplan_real"
 _LINEAR = "torch.nn.modules.linear.Linear"
 
 
-def apply_real(model: nn.Module, plan: Plan, qparams: Mapping[str, torch.Tensor] | None = None, example_inputs: Any = None) -> nn.Module:
-    """Quantize `model`'s planned Linear weights into packed storage, in place, and return it."""
+def apply_real(
+    model: nn.Module,
+    plan: Plan,
+    qparams: Mapping[str, torch.Tensor] | None = None,
+    example_inputs: Any = None,
+    *,
+    layouts: Mapping[str, dict] | None = None,
+) -> nn.Module:
+    """Quantize `model`'s planned Linear weights into packed storage, in place, and return it.
+
+    With `layouts` (module path -> `PackedTensor.layout()` record, as an artifact stores
+    them), the weights are not quantized: each module gets empty packed buffers of those
+    layouts on the weights' device, to be filled from the artifact (this is how `load`
+    builds a model on the meta device).
+    """
     from quantplan.runtime.apply import capture_for_plan
 
     captured = capture_for_plan(model, plan, example_inputs)
@@ -38,7 +51,10 @@ def apply_real(model: nn.Module, plan: Plan, qparams: Mapping[str, torch.Tensor]
     targets = linear_targets(plan, sites)
     frozen = dict(qparams or {})
     _check_frozen(targets, frozen)
-    modules = {path: _quantized_linear(model, path, target, plan, frozen) for path, target in targets.items()}
+    modules = {
+        path: _quantized_linear(model, path, target, plan, frozen, None if layouts is None else layouts.get(path))
+        for path, target in targets.items()
+    }
     for path, module in modules.items():
         model.set_submodule(path, module)
     setattr(model, REAL_ATTRIBUTE, {"plan_sha256": plan.sha256(), "qparams": frozen})
@@ -114,7 +130,9 @@ def _check_frozen(targets: dict[str, dict], frozen: Mapping[str, torch.Tensor]) 
         raise PlanError(missing)
 
 
-def _quantized_linear(model: nn.Module, path: str, target: dict, plan: Plan, frozen: Mapping[str, torch.Tensor]) -> QuantizedLinear:
+def _quantized_linear(
+    model: nn.Module, path: str, target: dict, plan: Plan, frozen: Mapping[str, torch.Tensor], layout: dict | None
+) -> QuantizedLinear:
     from quantplan.runtime.numerics import QParams, compute_qparams
 
     linear = model.get_submodule(path)
@@ -122,11 +140,14 @@ def _quantized_linear(model: nn.Module, path: str, target: dict, plan: Plan, fro
     spec = site.spec.to_quantization_spec()
     block = tuple(site.spec.block_shape)
     weight = linear.weight.detach()
-    if f"{site.key}/scale" in frozen:
+    if layout is not None:
+        packed = empty_packed(layout, weight.device)
+    elif f"{site.key}/scale" in frozen:
         qparams = QParams(**{field: frozen.get(f"{site.key}/{field}") for field in ("scale", "zero_point", "minval")})
     else:
         qparams = compute_qparams(weight, spec, role="weight", block_shape=block)
-    packed = pack(weight, qparams, spec, block, name=site.key.removeprefix("params/"))
+    if layout is None:
+        packed = pack(weight, qparams, spec, block, name=site.key.removeprefix("params/"))
     module = QuantizedLinear(
         packed,
         linear.bias,

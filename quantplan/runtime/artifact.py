@@ -1,0 +1,190 @@
+"""Deployable artifacts: `save` a real-quantized model and `load` it without float weights.
+
+An artifact directory holds:
+- `plan.json`: the plan;
+- `qparams.safetensors`: the frozen activation and weight qparams (may be empty);
+- `weights.safetensors`: every parameter and buffer of the quantized model, keyed by its
+  path (packed weights with `*_scale`, `*_zero_point` or `*_minval`, and the float tensors).
+  E8M0 scales and sub-byte data are uint8, because safetensors 0.8 cannot load
+  float8_e8m0fnu or float4_e2m1fn_x2 back. Its metadata holds the plan sha256, the format
+  version, each linear's weight layout and its kernel choice (name, native or emulated).
+
+Every file is written atomically (temporary file + rename).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as save_safetensors_bytes
+from torch import nn
+
+from quantplan.errors import ErrorDetail, PlanError, PlanMismatchError
+from quantplan.plan.io import atomic_write_bytes
+from quantplan.plan.model import Plan
+from quantplan.runtime.formats import FORMAT_VERSION
+from quantplan.runtime.formats.floats import check_finite_fp8
+from quantplan.runtime.real import REAL_ATTRIBUTE, QuantizedLinear, apply_real
+
+__all__ = ["WEIGHTS_FILE", "load", "save"]
+
+WEIGHTS_FILE = "weights.safetensors"
+WEIGHTS_FORMAT = "quantplan.weights/1"
+
+
+def save(model: nn.Module, plan: Plan, directory: str | Path) -> Path:
+    """Write `plan.json`, `qparams.safetensors` and `weights.safetensors` into `directory`.
+
+    `model` must come from `apply_plan(..., mode="real")` with this plan. Raises PlanError
+    before writing anything when a tensor holds NaN bytes or the model belongs to another plan.
+    """
+    from quantplan.runtime.frozen import PLAN_FILE, save_qparams
+
+    info = _real_info(model, plan)
+    tensors = _state_tensors(model)
+    _check_storable(tensors)
+    metadata = {
+        "format": WEIGHTS_FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "plan_sha256": plan.sha256(),
+        "layouts": json.dumps(_layouts(model), sort_keys=True),
+        "kernels": json.dumps(_kernels(model), sort_keys=True),
+    }
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(directory / WEIGHTS_FILE, save_safetensors_bytes(tensors, metadata=metadata))
+    save_qparams(directory, plan, info["qparams"])
+    plan.save(directory / PLAN_FILE)
+    return directory
+
+
+def _real_info(model: nn.Module, plan: Plan) -> dict:
+    info = getattr(model, REAL_ATTRIBUTE, None)
+    if info is None:
+        raise PlanError(ErrorDetail(path="model", message="the model is not real-quantized; call apply_plan(model, plan, mode='real') before save()."))
+    if info["plan_sha256"] != plan.sha256():
+        raise PlanMismatchError(
+            [f"model quantized with plan sha256 {info['plan_sha256']}, saving plan sha256 {plan.sha256()}"],
+            context="the model was quantized with another plan",
+        )
+    return info
+
+
+def _state_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Return every parameter and buffer (persistent or not) once, keyed by its first path."""
+    tensors: dict[str, torch.Tensor] = {}
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        tensors[name] = tensor.detach().contiguous()
+    return tensors
+
+
+def _check_storable(tensors: dict[str, torch.Tensor]) -> None:
+    for name, tensor in tensors.items():
+        check_finite_fp8(tensor, name=name)
+        if name.endswith("_scale") and tensor.dtype == torch.uint8 and bool((tensor == 0xFF).any()):
+            raise PlanError(ErrorDetail(path=name, message="E8M0 scale byte 0xFF (NaN) found; nothing was written."))
+
+
+def _quantized_modules(model: nn.Module) -> dict[str, QuantizedLinear]:
+    return {path: module for path, module in model.named_modules() if isinstance(module, QuantizedLinear)}
+
+
+def _layouts(model: nn.Module) -> dict[str, dict]:
+    return {path: module.layout for path, module in _quantized_modules(model).items()}
+
+
+def _kernels(model: nn.Module) -> dict[str, dict]:
+    return {path: module.kernel().choice.to_json() for path, module in _quantized_modules(model).items()}
+
+
+def load(directory: str | Path, model_factory: Callable[[], Any]) -> nn.Module:
+    """Build the model on the meta device and fill every tensor from the artifact.
+
+    `model_factory()` returns a model, or `(model, example_inputs)`. The float weights of
+    quantized linears are never allocated. Raises PlanMismatchError when the model does not
+    match the artifact's plan, naming the first differing tensor.
+    """
+    from quantplan.runtime.frozen import PLAN_FILE, load_qparams
+
+    directory = Path(directory)
+    plan = Plan.load(directory / PLAN_FILE)
+    with safe_open(str(directory / WEIGHTS_FILE), framework="pt") as handle:
+        metadata = handle.metadata() or {}
+        _check_metadata(metadata, plan, directory)
+        with torch.device("meta"):
+            model, example_inputs = _build(model_factory)
+        qparams = load_qparams(directory, plan)
+        layouts = json.loads(metadata["layouts"])
+        apply_real(model, plan, qparams, example_inputs, layouts=layouts)
+        _materialize(model, handle)
+    for module in _quantized_modules(model).values():
+        module.kernel()
+    return model
+
+
+def _build(model_factory: Callable[[], Any]) -> tuple[nn.Module, Any]:
+    result = model_factory()
+    if isinstance(result, tuple):
+        model, example_inputs = result
+        return model, None if example_inputs is None else _to_meta(example_inputs)
+    return result, None
+
+
+def _to_meta(inputs: Any) -> Any:
+    return torch.utils._pytree.tree_map(lambda value: value.to("meta") if isinstance(value, torch.Tensor) else value, inputs)
+
+
+def _check_metadata(metadata: dict, plan: Plan, directory: Path) -> None:
+    if metadata.get("format") != WEIGHTS_FORMAT:
+        raise PlanError(ErrorDetail(path=str(directory / WEIGHTS_FILE), message=f"not a quantplan weights file (format {metadata.get('format')!r}, expected {WEIGHTS_FORMAT!r})."))
+    if metadata.get("plan_sha256") != plan.sha256():
+        raise PlanMismatchError(
+            [f"weights.safetensors was written for plan sha256 {metadata.get('plan_sha256')}, plan.json has sha256 {plan.sha256()}"],
+            context="the artifact's weights and plan do not belong together",
+        )
+
+
+def _materialize(model: nn.Module, handle) -> None:
+    """Replace every meta parameter and buffer with its tensor from the artifact; ties are kept."""
+    available = set(handle.keys())
+    expected = _state_tensors(model)
+    _check_tensors(expected, available, handle)
+    loaded: dict[int, torch.Tensor] = {}
+    for prefix, module in model.named_modules(remove_duplicate=False):
+        for kind in ("_parameters", "_buffers"):
+            slots = getattr(module, kind)
+            for name, tensor in list(slots.items()):
+                if tensor is None:
+                    continue
+                key = f"{prefix}.{name}" if prefix else name
+                if id(tensor) not in loaded:
+                    value = handle.get_tensor(key if key in available else _first_path(model, tensor))
+                    loaded[id(tensor)] = nn.Parameter(value, requires_grad=tensor.requires_grad) if kind == "_parameters" else value
+                slots[name] = loaded[id(tensor)]
+
+
+def _first_path(model: nn.Module, tensor: torch.Tensor) -> str:
+    for name, candidate in [*model.named_parameters(), *model.named_buffers()]:
+        if candidate is tensor:
+            return name
+    raise KeyError(name)
+
+
+def _check_tensors(expected: dict[str, torch.Tensor], available: set[str], handle) -> None:
+    changes = []
+    for name, tensor in expected.items():
+        if name not in available:
+            changes.append(f"tensor {name} {list(tensor.shape)} {tensor.dtype} is missing from the artifact")
+            continue
+        stored = handle.get_slice(name)
+        shape = list(stored.get_shape())
+        if shape != list(tensor.shape):
+            changes.append(f"tensor {name}: artifact shape {shape}, model shape {list(tensor.shape)}")
+    changes += [f"tensor {name} in the artifact is not in the model" for name in sorted(available - set(expected))]
+    if changes:
+        raise PlanMismatchError(changes, context="the model does not match the artifact (first differing tensor first)")
