@@ -194,3 +194,11 @@ def test_sha256_changes_with_a_rule():
 
 def _float_entry() -> Entry:
     return Entry(shape=(1,), dtype="float32", spec=None, rule="global_config")
+
+
+def test_package_diff_is_the_function():
+    import quantplan.plan
+    from quantplan.plan.diff import PlanDiff
+
+    plan = tinynet_plan()
+    assert isinstance(quantplan.plan.diff(plan, plan), PlanDiff)
