@@ -128,9 +128,10 @@ def _op_key_findings(findings: RuleFindings, graph: ModelGraph, usage: KeyUsage,
             for key in keys:
                 path = f"{scope}.op_{kind}_config{quote(key)}"
                 matched = usage.op_matched.get((scope, kind, key), [])
-                if kind == "type" and registry.get(key) is None:
-                    findings.add("warning", "unquantizable-op-type", _unregistered(key, path, registry, has_sdpa), path)
-                elif matched and all(name.startswith("!") for name in matched):
+                if kind == "type" and registry.get(key) is None and not matched:
+                    message = _unregistered(key, path, registry, has_sdpa) + _op_key_hint(kind, key, classes, False)
+                    findings.add("warning", "unquantizable-op-type", message, path)
+                elif matched and all(name.startswith("!") for name in matched) or kind == "type" and registry.get(key) is None:
                     findings.add(
                         "warning",
                         "unquantizable-op-type",
