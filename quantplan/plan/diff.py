@@ -22,7 +22,7 @@ _OP_FIELDS = ("type", "target", "module", "module_type", "call_site", "fused_gro
 
 @attrs.frozen
 class EntryLocation:
-    """Where an entry sits: `kind` is `op` (name = op name) or `module` (name = module path)."""
+    """Location of an entry: `kind` is `op` (name = op name) or `module` (name = module path)."""
 
     kind: str
     name: str
@@ -56,7 +56,7 @@ class EntryChange:
 class PlanDiff:
     """The differences between two plans; `changed` decides the `quantplan diff` exit code.
 
-    Every list holds human-readable lines except the entry lists, which hold EntryChange records.
+    The entry lists contain EntryChange records, and the other lists contain human-readable lines.
     """
 
     spec_changes: tuple[EntryChange, ...] = ()

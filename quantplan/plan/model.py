@@ -2,7 +2,7 @@
 
 A plan is the compiler's complete, reviewable record: one entry per candidate tensor of every
 quantizable op, each with its concrete spec (None = left in float) and the config rule that
-decided it. The runtime reads only these classes; it never sees the config.
+decided it. The runtime reads only these classes and never reads the config.
 
 In memory, input and output indices are ints (`op.inputs[0]`); JSON object keys are strings
 (`"0"`), and `Plan.from_json` restores the ints. `Plan.from_json(plan.to_json()) == plan`.
@@ -296,7 +296,7 @@ class GeneratorMeta:
 
 @attrs.frozen
 class CaptureMeta:
-    """How the graph was captured: mode, capture method and the shape specializations it made."""
+    """Capture record: mode, capture method and the shape specializations made while capturing."""
 
     mode: str
     method: str

@@ -3,15 +3,20 @@
 Candidate weights are the state entries of every op. A parameter reached by several ops, or
 tied to others in a shared group, is counted once. Bytes after quantization count:
 
-- the codes packed to `bits` per element over the whole tensor, rounded up to whole bytes
-  (so an int4 tensor with an odd element count carries one padding nibble);
+- the codes packed to `bits` per element along the last dimension, each row rounded up to
+  whole bytes (so an int4 weight with an odd last dimension carries one padding nibble per row),
+  which is the layout of the packed real format;
 - one scale per element of `scale_shape`, at 4 bytes for float32 and 1 for float8_e8m0fnu;
-- for `asymmetric` specs with `qformulation: zp`, one zero point per scale stored unpacked in
-  one byte (an int8/uint8 container, also for 4- and 2-bit dtypes); symmetric specs store none,
-  because their zero point is a constant;
+- for `asymmetric` specs with `qformulation: zp`, one zero point per scale, stored unpacked in
+  one byte (an int8/uint8 container, also for 4- and 2-bit dtypes). Symmetric specs store no
+  zero points, because theirs is a constant;
 - for `qformulation: minval`, one minval per scale at the scale's size.
 
 A weight left in float counts at its own dtype's size both before and after.
+
+NOTE: the packed real format also stores an int8 zero-point tensor for symmetric integer
+specs; this summary leaves those bytes out, because the zero point of a symmetric spec is a
+constant that a format need not store.
 """
 
 from __future__ import annotations
@@ -45,7 +50,9 @@ def _float_bytes(entry: Entry) -> int:
 def quantized_bytes(shape: tuple[int, ...], spec: ResolvedSpec) -> int:
     """Return the stored bytes of a weight of `shape` under `spec` (see the module docstring)."""
     bits = ELEMENT_TYPES[spec.dtype].bits
-    data = math.ceil(math.prod(shape) * bits / 8)
+    rows = math.prod(shape[:-1]) if shape else 1
+    row_length = shape[-1] if shape else 1
+    data = rows * math.ceil(row_length * bits / 8)
     scales = math.prod(spec.scale_shape)
     scale_size = _SCALE_BYTES[spec.scale_dtype]
     offsets = 0

@@ -260,7 +260,7 @@ def _detail(error: Any) -> ErrorDetail:
     from jsonschema.exceptions import best_match
 
     while error.context:
-        # In `oneOf: [null, {...}]` the null branch's type error says nothing useful about an
+        # In `oneOf: [null, {...}]` the null branch's type error tells nothing about an
         # object that fails the other branch, so prefer the errors from inside that branch.
         informative = [item for item in error.context if item.validator != "type" or item.path]
         error = best_match(informative or error.context)

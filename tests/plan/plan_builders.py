@@ -1,4 +1,4 @@
-"""Hand-built plans for the DESIGN example model (TinyNet) and small variants of them.
+"""Hand-built plans for the documented example model (TinyNet) and small variants of them.
 
 TinyNet: embed = Embedding(100, 64), fc1 = Linear(64, 128), fc2 = Linear(128, 100, bias=False),
 forward(ids[2, 7]) = fc2(relu(fc1(embed(ids)))). The config quantizes every weight to int4

@@ -19,7 +19,7 @@ EXAMPLE = Path(__file__).parent / "data" / "plan-example.json"
 
 
 def tinynet_config(*, disable_fc2: bool) -> QuantizerConfig:
-    """The DESIGN example config: int4 per-block weights, activations off, optionally `fc2: null`."""
+    """The documented example config: int4 per-block weights, activations off, optionally `fc2: null`."""
     spec = QuantizationSpec(dtype="int4", granularity={"type": "per_block", "block_size": 32})
     global_config = ModuleQuantizerConfig(op_input_spec=None, op_output_spec=None, op_state_spec={"weight": spec})
     config = QuantizerConfig(global_config=global_config)

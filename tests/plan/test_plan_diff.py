@@ -10,7 +10,7 @@ from plan_builders import int4_block_spec, tinynet_plan
 from quantplan.plan.diff import diff
 from quantplan.plan.model import GeneratorMeta, ModuleBoundary, Entry, PlanOp, SharedGroup, Skipped
 
-DESIGN_MARKDOWN = """\
+DOCUMENTED_MARKDOWN = """\
 ### Plan changed: 1 tensor, 2 entries decided by another rule
 
 | tensor | op | before | after | decided by |
@@ -51,18 +51,18 @@ def test_identical_plans_are_same():
     assert result.notes == ()
 
 
-def test_design_example_markdown():
-    assert deleted_fc2_line().to_markdown() == DESIGN_MARKDOWN
+def test_documented_example_markdown():
+    assert deleted_fc2_line().to_markdown() == DOCUMENTED_MARKDOWN
 
 
-def test_design_example_counts():
+def test_documented_example_counts():
     result = deleted_fc2_line()
     assert len(result.spec_changes) == 1
     assert len(result.rule_changes) == 2
     assert result.changed
 
 
-def test_design_example_text():
+def test_documented_example_text():
     assert deleted_fc2_line().to_text() == (
         "Plan changed: 1 tensor, 2 entries decided by another rule\n"
         "\n"
@@ -80,7 +80,7 @@ def test_design_example_text():
     )
 
 
-def test_design_example_json():
+def test_documented_example_json():
     data = json.loads(deleted_fc2_line().to_json())
     assert data["changed"] is True
     assert data["groups"] == [{"count": 1, "label": "1 weight float -> int4"}]

@@ -33,9 +33,9 @@ def test_int4_block_bytes():
     assert quantized_bytes((100, 128), int4_block_spec(100, 128)) == 8_000
 
 
-def test_odd_int4_count_pads_one_nibble():
+def test_odd_int4_row_pads_one_nibble_per_row():
     spec = attrs.evolve(int4_block_spec(3, 32), scale_shape=(1, 1))
-    assert quantized_bytes((3, 1), spec) == 2 + 4
+    assert quantized_bytes((3, 5), spec) == 3 * 3 + 4
 
 
 def test_e8m0_scales_take_one_byte():
