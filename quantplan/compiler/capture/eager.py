@@ -195,6 +195,8 @@ class EagerOpTracer(TorchFunctionMode):
 def capture_eager(model: nn.Module, args: tuple, kwargs: dict) -> ModelGraph:
     """Run `model` once in eval mode without gradients and record its ops and module calls."""
     parameter = next(model.parameters(), None)
+    # TODO: a meta-device forward fails on `.item()` (HF Llama's mask and rotary code); running
+    # eager capture under FakeTensorMode would not help there, so such models need graph mode.
     if parameter is not None and parameter.device.type == "meta":
         args, kwargs = pytree.tree_map_only(torch.Tensor, lambda t: t.to("meta"), (args, kwargs))
     tracer = EagerOpTracer(model)
@@ -224,7 +226,11 @@ def _has_tensor(args: tuple, kwargs: dict) -> bool:
 
 
 def _flat_arguments(args: tuple, kwargs: dict) -> list[tuple[int, torch.Tensor]]:
-    """Pair each tensor argument with its argument index; list elements share their list's index."""
+    """Pair each tensor argument with its argument index; list elements share their list's index.
+
+    NOTE: keyword tensors are numbered after the positional ones in call order, which
+    matches the signature only when the caller keeps that order.
+    """
     pairs = []
     for index, value in enumerate(args):
         items = value if isinstance(value, (list, tuple)) else [value]
@@ -232,7 +238,7 @@ def _flat_arguments(args: tuple, kwargs: dict) -> list[tuple[int, torch.Tensor]]
     offset = len(args)
     for index, value in enumerate(kwargs.values()):
         if isinstance(value, torch.Tensor):
-            pairs.append((offset + index + 100, value))
+            pairs.append((offset + index, value))
     return pairs
 
 

@@ -23,10 +23,10 @@ def capture_error(mode: str, error: BaseException, *, strict: bool = False, dyna
             "this on the example inputs; check the inputs, or capture with "
             'execution_mode="graph"'
         )
-    return PlanError(f"{head}: {_explain_export_failure(error, text, dynamic_shapes)}")
+    return PlanError(f"{head}: {_explain_export_failure(error, text, strict, dynamic_shapes)}")
 
 
-def _explain_export_failure(error: BaseException, text: str, dynamic_shapes: Any) -> str:
+def _explain_export_failure(error: BaseException, text: str, strict: bool, dynamic_shapes: Any) -> str:
     where = _user_location(text)
     lowered = text.lower()
     if "data-dependent" in lowered or "data dependent" in lowered:
@@ -50,7 +50,7 @@ def _explain_export_failure(error: BaseException, text: str, dynamic_shapes: Any
             'the branch, make that dimension static, or capture with execution_mode="eager"'
         )
     return (
-        f"{type(error).__name__}: {_first_line(text)}. Try strict=False or strict=True, "
+        f"{type(error).__name__}: {_first_line(text)}. Try strict={not strict}, "
         'pass dynamic_shapes for inputs whose sizes vary, or capture with execution_mode="eager"'
     )
 
