@@ -44,10 +44,12 @@ class ParamUse:
     """A parameter consumed by an op.
 
     `local_name` is the attribute name on the owning module (`weight`, `in_proj_weight`, `gate`).
-    `path` is the alias through which this op reached it. `role` is `weight` when it fills the
-    weight operand of a linear/conv/embedding op, `bias` for the bias operand, else `other`.
-    `layout` describes a weight: `out_in` (Linear, Conv), `in_out` (HF Conv1D through addmm),
-    `in_out_conv_transpose`, `vocab_dim` (Embedding) or None.
+    `path` is the alias through which this op reached it (the one on the op's own module when
+    there is one). `role` is `weight` when it fills the weight operand of a linear, conv or
+    embedding op, or the second operand of a matmul/bmm (a 3-D expert weight), `bias` for the
+    bias operand, else `other`. `layout` describes a weight in its own storage order:
+    `out_in` (Linear, Conv), `in_out` (HF Conv1D through addmm), `in_out_conv_transpose`,
+    `vocab_dim` (Embedding) or None; for a rank-3 bmm weight it names the last two dims.
     `view` names the view op between the parameter and the op (`transpose`, `slice`, ...), or None.
     """
 
