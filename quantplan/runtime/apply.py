@@ -23,7 +23,7 @@ from torch import nn
 from quantplan.compiler.capture import capture_model, dynamic_shapes_from_signature, inputs_from_signature
 from quantplan.errors import ErrorDetail, PlanError
 from quantplan.plan.model import Plan
-from quantplan.runtime.fake.control import is_prepared, set_observers
+from quantplan.runtime.fake.control import attach_quantizer_list, is_prepared, set_observers
 from quantplan.runtime.fake.quantizer import FakeQuantizer
 from quantplan.runtime.fake.sites import Site, plan_sites
 from quantplan.runtime.frozen import assign_qparams, load_qparams
@@ -74,6 +74,7 @@ def _apply_fake(model: nn.Module, plan: Plan, frozen, example_inputs: Any) -> nn
         from quantplan.runtime.fake.eager_mode import install_eager
 
         prepared = install_eager(model, plan, captured.graph, sites, quantizers)
+    attach_quantizer_list(prepared, quantizers)
     setattr(prepared, APPLIED_ATTRIBUTE, plan.sha256())
     if frozen is not None:
         assign_qparams(prepared, frozen)

@@ -17,8 +17,10 @@ __all__ = ["check_plan_matches", "structure_changes"]
 
 def check_plan_matches(plan: Plan, graph: ModelGraph) -> None:
     """Raise PlanMismatchError listing the changes unless `graph` has the plan's structure."""
-    changes = structure_changes(plan, graph)
     fingerprint = structure_fingerprint(graph)
+    if fingerprint == plan.model.fingerprint and plan.model.execution_mode == graph.execution_mode:
+        return
+    changes = structure_changes(plan, graph)
     if fingerprint != plan.model.fingerprint and not changes:
         changes = [
             f"structure fingerprint changed from {plan.model.fingerprint} to {fingerprint} "
@@ -80,7 +82,7 @@ def _op_changes(plan: Plan, graph: ModelGraph) -> list[str]:
         else:
             changes += _tensor_changes(op, found)
     for name, op in graph_ops.items():
-        if name not in plan_names and op.type in plan_types:
+        if name not in plan_names and op.type in plan_types and _has_float_tensor(op):
             changes.append(f"op added: {name} ({op.type} in {op.module or '<root>'})")
     return changes
 
@@ -123,3 +125,7 @@ def _param_changes(plan: Plan, graph: ModelGraph) -> list[str]:
                     f"-> {param.dtype}{list(param.shape)}"
                 )
     return changes
+
+
+def _has_float_tensor(op) -> bool:
+    return any(tensor.dtype.startswith(("float", "bfloat")) for tensor in (*op.inputs, *op.outputs))

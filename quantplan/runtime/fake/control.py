@@ -18,6 +18,7 @@ from quantplan.errors import ErrorDetail, PlanError
 from quantplan.runtime.fake.quantizer import FakeQuantizer
 
 __all__ = [
+    "attach_quantizer_list",
     "calibration_mode",
     "fake_quantizers",
     "freeze_activations",
@@ -28,8 +29,22 @@ __all__ = [
 ]
 
 
+QUANTIZERS_ATTRIBUTE = "_quantplan_quantizers"
+
+
+def attach_quantizer_list(model: nn.Module, quantizers: list[FakeQuantizer]) -> None:
+    """Record `model`'s quantizers without registering them as child modules.
+
+    A child module would change the model: `nn.Sequential` would call it as a layer.
+    """
+    object.__setattr__(model, QUANTIZERS_ATTRIBUTE, tuple(quantizers))
+
+
 def fake_quantizers(model: nn.Module) -> list[FakeQuantizer]:
-    """Return the distinct quantizers of `model`, in module order."""
+    """Return the distinct quantizers of `model`, in plan-site order (else module order)."""
+    attached = getattr(model, QUANTIZERS_ATTRIBUTE, None)
+    if attached is not None:
+        return list(attached)
     seen: dict[int, FakeQuantizer] = {}
     for module in model.modules():
         if isinstance(module, FakeQuantizer):

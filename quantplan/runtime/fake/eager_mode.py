@@ -24,6 +24,7 @@ from quantplan.compiler.capture.tensors import flat_tensors
 from quantplan.compiler.graph import ModelGraph
 from quantplan.errors import ErrorDetail, PlanError
 from quantplan.plan.model import Plan
+from quantplan.runtime.fake.control import attach_quantizer_list
 from quantplan.runtime.fake.eager_ops import EagerQuantizationMode
 from quantplan.runtime.fake.quantizer import FakeQuantizer
 from quantplan.runtime.fake.sites import Site
@@ -73,7 +74,7 @@ def install_eager(model: nn.Module, plan: Plan, graph: ModelGraph, sites: list[S
             if parametrize.is_parametrized(owner, name):
                 parametrize.remove_parametrizations(owner, name, leave_parametrized=False)
         raise
-    model.quantplan_quantizers = nn.ModuleList(quantizers)
+    attach_quantizer_list(model, quantizers)
     return model
 
 

@@ -23,7 +23,8 @@ CONTAINER = "quantplan_quantizers"
 
 def insert_quantizers(module: fx.GraphModule, sites: list[Site], quantizers: list[FakeQuantizer], graph: ModelGraph) -> None:
     """Attach one quantizer per site to `module`; every site is located before any change."""
-    actions = [_locate(module, site, graph) for site in sites]
+    state = parameter_derived_nodes(module)
+    actions = [_locate(module, site, graph, state) for site in sites]
     container = nn.ModuleDict()
     module.add_module(CONTAINER, container)
     for number, (action, quantizer) in enumerate(zip(actions, quantizers, strict=True)):
@@ -34,17 +35,17 @@ def insert_quantizers(module: fx.GraphModule, sites: list[Site], quantizers: lis
     module.recompile()
 
 
-def _locate(module: fx.GraphModule, site: Site, graph: ModelGraph):
+def _locate(module: fx.GraphModule, site: Site, graph: ModelGraph, state: set[fx.Node]):
     kind = site.location.kind
     if kind == "param":
         return _param_action(module, site)
     if kind == "op_input":
-        return _input_action(module, site, graph)
+        return _input_action(module, site, graph, state)
     if kind == "op_output":
         return _output_action(_node(module, site.location.target, site), site)
     if kind == "module_output":
         return _module_output_action(module, site, graph)
-    return _module_input_action(module, site, graph)
+    return _module_input_action(module, site, graph, state)
 
 
 def _node(module: fx.GraphModule, name: str, site: Site) -> fx.Node:
@@ -71,9 +72,9 @@ def _param_action(module: fx.GraphModule, site: Site):
     return insert
 
 
-def _input_action(module: fx.GraphModule, site: Site, graph: ModelGraph):
+def _input_action(module: fx.GraphModule, site: Site, graph: ModelGraph, state: set[fx.Node]):
     node = _node(module, site.location.target, site)
-    slots = activation_slots(node, parameter_derived_nodes(module.graph))
+    slots = activation_slots(node, state)
     expected = _graph_op(graph, node.name).inputs
     index = site.location.index
     if len(slots) != len(expected) or index >= len(slots):
@@ -152,7 +153,7 @@ def _module_output_action(module: fx.GraphModule, site: Site, graph: ModelGraph)
     return _output_action(_node(module, call.last_op, site), site)
 
 
-def _module_input_action(module: fx.GraphModule, site: Site, graph: ModelGraph):
+def _module_input_action(module: fx.GraphModule, site: Site, graph: ModelGraph, state: set[fx.Node]):
     call = _module_call(graph, site)
     if call.first_op is None or len(call.inputs) != 1:
         # TODO: map forward argument positions to graph nodes for multi-input modules.
@@ -161,7 +162,7 @@ def _module_input_action(module: fx.GraphModule, site: Site, graph: ModelGraph):
             f"argument; {call.path} has {len(call.inputs)}. Use an eager-mode plan for this config."
         )
     first = _node(module, call.first_op, site)
-    slots = activation_slots(first, parameter_derived_nodes(module.graph))
+    slots = activation_slots(first, state)
     if not slots:
         raise PlanError(ErrorDetail(path=site.key, message=f"the first op of {call.path} reads no activation."))
     _, argument = slots[0]

@@ -16,12 +16,14 @@ __all__ = ["Slot", "activation_slots", "parameter_derived_nodes", "replace_slot"
 Slot = tuple
 
 
-def parameter_derived_nodes(graph: fx.Graph) -> set[fx.Node]:
-    """Return get_attr nodes and every node computed only from them."""
+def parameter_derived_nodes(module: fx.GraphModule) -> set[fx.Node]:
+    """Return get_attr nodes of parameters (not buffers) and every node computed only from them."""
+    parameters = {name for name, _ in module.named_parameters(remove_duplicate=False)}
     derived: set[fx.Node] = set()
-    for node in graph.nodes:
+    for node in module.graph.nodes:
         if node.op == "get_attr":
-            derived.add(node)
+            if node.target in parameters:
+                derived.add(node)
         elif node.op == "call_function":
             inputs = node.all_input_nodes
             if inputs and all(item in derived for item in inputs):

@@ -1,0 +1,90 @@
+"""`quantplan apply PLAN --model M [--calibrate M2] -o DIR`: apply a plan and write a frozen plan.
+
+Writes DIR/plan.json and DIR/qparams.safetensors. Without `--calibrate`, activation qparams
+come from one pass over the model's example inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from quantplan.commands._model_ref import MODEL_REFERENCE_HELP, is_model_reference
+from quantplan.errors import ErrorDetail, PlanError
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the `apply` subcommand."""
+    parser = subparsers.add_parser(
+        "apply",
+        help="apply a plan to a model, calibrate it and write the frozen plan",
+        description=(
+            "Apply PLAN to the model with fake quantization, observe calibration batches and "
+            "write DIR/plan.json and DIR/qparams.safetensors. Exit code 0: success, 1: invalid "
+            "plan or a model that does not match it, 2: usage error."
+        ),
+    )
+    parser.add_argument("plan", metavar="PLAN", help="plan JSON file written by `quantplan compile`")
+    parser.add_argument("--model", required=True, metavar="M", help=MODEL_REFERENCE_HELP)
+    parser.add_argument(
+        "--calibrate",
+        metavar="MODULE:CALLABLE",
+        help=(
+            "calibration data as package.module:callable; the callable takes no arguments and "
+            "returns an iterable of batches (a tuple of positional arguments, a dict of keyword "
+            "arguments, or one tensor). Default: the model's example inputs, once."
+        ),
+    )
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (created if missing)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the calibration progress bar")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load plan and model, apply, calibrate, and write the frozen plan."""
+    for option, value in (("--model", args.model), ("--calibrate", args.calibrate)):
+        if value is not None and not is_model_reference(value):
+            print(f"error: {option} {value!r} is invalid: expected package.module:callable", file=sys.stderr)
+            return 2
+    from quantplan.commands._model_ref import load_model_reference
+    from quantplan.plan.model import Plan
+    from quantplan.runtime.apply import apply_plan
+    from quantplan.runtime.calibrate import calibrate
+    from quantplan.runtime.frozen import PLAN_FILE, collect_qparams, save_qparams
+
+    plan = Plan.load(args.plan)
+    model, example_inputs = load_model_reference(args.model)
+    prepared = apply_plan(model, plan, example_inputs=example_inputs)
+    batches = _load_batches(args.calibrate) if args.calibrate else [example_inputs]
+    report = calibrate(prepared, batches, progress=not args.no_progress)
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    save_qparams(output, plan, collect_qparams(prepared))
+    plan.save(output / PLAN_FILE)
+    for line in report.diagnostics:
+        print(f"warning: {line}", file=sys.stderr)
+    print(f"wrote {output / PLAN_FILE} and {output / 'qparams.safetensors'} ({report.batches} calibration batches)")
+    return 0
+
+
+def _load_batches(reference: str) -> Any:
+    module_name, _, attribute = reference.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as error:
+        raise PlanError(ErrorDetail(path="--calibrate", message=f"cannot import module {module_name!r}: {error}")) from None
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise PlanError(ErrorDetail(path="--calibrate", message=f"module {module_name!r} has no attribute {attribute!r}."))
+        target = getattr(target, part)
+    if not callable(target):
+        raise PlanError(ErrorDetail(path="--calibrate", message=f"{reference!r} is not callable."))
+    return target()
