@@ -25,10 +25,13 @@ from quantplan.runtime.kernels.weight_only import Int4Linear, Int8WeightOnlyLine
 
 __all__ = ["INT4_CROSSOVER_M", "INT8_CROSSOVER_M", "select_linear_kernel"]
 
-# Rows above which the weight-only kernels lose to dequantize + bf16 F.linear. Measured with
-# benchmarks/kernels.py on 8 x Linear(4096, 4096), torch 2.13 CPU, 2 cores (AVX-512 bf16).
-INT4_CROSSOVER_M = 8
-INT8_CROSSOVER_M = 8
+# Rows above which the weight-only kernels switch to dequantize + bf16 F.linear; None = never.
+# NOTE: the native kernels lose to a cached bf16 weight from about M=16, but the dequantize
+# path (unpack + rescale per call) measured 10-40x slower than the native kernels at M=16
+# and M=128 (benchmarks/kernels.py, 8 x Linear(4096, 4096), torch 2.13 CPU, 2 shared
+# cores), so no switch pays off until that path gets faster.
+INT4_CROSSOVER_M: int | None = None
+INT8_CROSSOVER_M: int | None = None
 
 
 def select_linear_kernel(

@@ -3,7 +3,7 @@
 Both run with bf16 activations (fp32 activations are 10-50x slower in these kernels on
 torch 2.13 CPU) and bf16 scales, so they are not bit-exact: the measured relative L2 error
 against the float32 fake-quant linear is about 0.3% (bf16 activations and scales).
-Above `crossover_m` rows the op switches to the dequantized bf16 path, which is faster there.
+Above `crossover_m` rows (None: never) the op switches to the dequantized bf16 path.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ class _WeightOnly:
 
     def __call__(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         rows = x.numel() // x.shape[-1] if x.shape[-1] else 0
-        if rows > self.choice.crossover_m:  # type: ignore[operator]
+        crossover = self.choice.crossover_m
+        if crossover is not None and rows > crossover:
             return self.fallback(x, bias)
         out = self.matmul(_flatten_rows(x).to(torch.bfloat16).contiguous())
         out = out.reshape(*x.shape[:-1], out.shape[-1]).to(x.dtype)

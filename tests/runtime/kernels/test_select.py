@@ -66,10 +66,12 @@ def test_int4_falls_back_when_rows_not_multiple_of_16():
 
 
 def test_int4_large_batch_uses_dequantized_path():
+    from quantplan.runtime.kernels.weight_only import Int4Linear
+
     spec = QuantizationSpec(dtype="int4", granularity=_block(32))
     packed, fq_weight, bias, _ = _setup(spec)
-    kernel = select_linear_kernel(packed, spec, None, None, CPU)
-    x = torch.randn(kernel.choice.crossover_m + 1, 128)
+    kernel = Int4Linear(packed, -8, -8, crossover_m=2)
+    x = torch.randn(3, 128)
     assert relative_error(kernel(x, bias), reference_linear(x, fq_weight, bias)) < 0.01
 
 
