@@ -39,6 +39,9 @@ def _bert(device):
 @pytest.mark.parametrize("device", ["cpu", "meta"])
 @pytest.mark.parametrize("build", [_gpt2, _llama, _bert])
 def test_transformer_compiles(build, device, mode):
+    if device == "meta" and mode == "eager" and build is not _bert:
+        # GPT-2 and Llama forwards call Tensor.item() on mask tensors, which meta tensors reject.
+        pytest.xfail("eager capture runs forward, and these forwards call Tensor.item() on meta tensors")
     plan = compile_plan(build(device), (torch.zeros(1, 8, dtype=torch.long),), QuantizerConfig(), execution_mode=mode)
     linear_weights = [op.state["weight"] for op in plan.ops if op.type == "linear" and "weight" in op.state]
     assert linear_weights
