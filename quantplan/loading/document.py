@@ -29,28 +29,33 @@ def load_dict(data: Any) -> QuantizerConfig:
     return _load(data, None)
 
 
-def config_problems(data: Any, start: SourcePosition | None = None) -> list[ErrorDetail]:
+def config_problems(
+    data: Any, start: SourcePosition | None = None, *, deduplicate: bool = True
+) -> list[ErrorDetail]:
     """Return every problem in parsed config data (empty when it loads), sorted by path.
 
     `start` is where document-level problems (an empty or non-mapping document) are reported.
+    With `deduplicate`, a problem inside an aliased value is listed once, not once per alias.
     """
-    return _structure_document(data, start)[1]
+    return _structure_document(data, start, deduplicate)[1]
 
 
 def _load(data: Any, start: SourcePosition | None) -> QuantizerConfig:
-    config, problems = _structure_document(data, start)
+    config, problems = _structure_document(data, start, True)
     if problems:
         raise ConfigError(problems)
     return config
 
 
-def _structure_document(data: Any, start: SourcePosition | None) -> tuple[Any, list[ErrorDetail]]:
+def _structure_document(
+    data: Any, start: SourcePosition | None, deduplicate: bool
+) -> tuple[Any, list[ErrorDetail]]:
     structurer = ConfigStructurer()
     config = INVALID
     if _check_document(data, structurer, start):
         _structure_anchors(data, structurer)
         config = _structure_config(data, structurer)
-    problems = _deduplicate(structurer.problems)
+    problems = _deduplicate(structurer.problems) if deduplicate else structurer.problems
     return config, ConfigError(problems).errors if problems else []
 
 

@@ -53,8 +53,9 @@ def validate_config_file(path: str) -> list[ErrorDetail]:
 
 def validate_config_data(data: Any, file: str | None = None) -> list[ErrorDetail]:
     """Return the loader's problems plus any schema problem the loader did not cover."""
-    problems = config_problems(data, SourcePosition(file, 1, 1))
-    covered = [detail.path for detail in problems]
+    start = SourcePosition(file, 1, 1)
+    problems = config_problems(data, start)
+    covered = [detail.path for detail in config_problems(data, start, deduplicate=False)]
     extra = [detail for detail in schema_problems(data, file) if not _covered(detail.path, covered)]
     if not problems and not extra:
         return []
