@@ -1,0 +1,240 @@
+"""The Quantizer facade: prepare, calibration and training modes, finalize, and errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import quantplan
+from quantplan import ModuleQuantizerConfig, QuantizationSpec, Quantizer, QuantizerConfig
+from quantplan.errors import PlanError
+from quantplan.quantization.spec import PerBlockGranularity
+from quantplan.runtime.fake import fake_quantizers
+
+
+class Decoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.deconv1 = nn.ConvTranspose2d(64, 32, 2, stride=2)
+
+    def forward(self, x):
+        return self.deconv1(x)
+
+
+class MyModel(nn.Module):
+    """Conv2d, Linear and a ConvTranspose2d at `decoder.deconv1`, as in the axis-override example."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 64, 3, stride=4, padding=1)
+        self.bn = nn.BatchNorm2d(64)
+        self.decoder = Decoder()
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.conv(x)))
+        x = self.decoder(x)
+        return self.head(x.mean((2, 3)))
+
+
+def _axis_override_config():
+    return QuantizerConfig(
+        global_config=ModuleQuantizerConfig(
+            op_state_spec={"weight": QuantizationSpec(dtype=torch.int4, granularity=PerBlockGranularity(block_size=32))},
+        ),
+        module_name_configs={
+            "decoder.deconv1": ModuleQuantizerConfig(
+                op_state_spec={
+                    "weight": QuantizationSpec(dtype=torch.int4, granularity=PerBlockGranularity(axis=1, block_size=32))
+                },
+            ),
+        },
+    )
+
+
+@pytest.mark.parametrize("mode", ["graph", "eager"])
+def test_axis_override_example_prepares(mode):
+    model = MyModel().eval()
+    example_inputs = (torch.randn(1, 3, 64, 64),)
+    config = _axis_override_config().set_execution_mode(mode)
+
+    quantizer = Quantizer(model, config)
+    prepared = quantizer.prepare(example_inputs)
+    deconv = [op for op in quantizer.plan.ops if op.module == "decoder.deconv1"][0]
+
+    assert deconv.state["weight"].spec.granularity.axis == 1
+    assert deconv.state["weight"].spec.scale_shape == (64, 1, 1, 1)
+    assert prepared(*example_inputs).shape == (1, 10)
+
+
+def test_mxfp4_example_prepares():
+    fp8_activation = QuantizationSpec(dtype=torch.float8_e4m3fn)
+    mxfp4_weight = QuantizationSpec(
+        dtype=torch.float4_e2m1fn_x2, granularity=PerBlockGranularity(block_size=32), scale_dtype=torch.float8_e8m0fnu
+    )
+    config = QuantizerConfig(
+        global_config=ModuleQuantizerConfig(
+            op_input_spec={"*": fp8_activation},
+            op_output_spec={"*": fp8_activation},
+            op_state_spec={"weight": mxfp4_weight},
+        )
+    )
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 32)).eval()
+
+    prepared = Quantizer(model, config).prepare((torch.randn(4, 64),))
+
+    assert torch.isfinite(prepared(torch.randn(4, 64))).all()
+
+
+def _prepared(mode: str = "graph"):
+    torch.manual_seed(0)
+    model = MyModel().eval()
+    quantizer = Quantizer(model, QuantizerConfig().set_execution_mode(mode))
+    quantizer.prepare((torch.randn(2, 3, 32, 32),))
+    return quantizer
+
+
+def _switches(model) -> set[tuple[str, bool, bool]]:
+    return {(quantizer.role, quantizer.observe_enabled, quantizer.fake_quant_enabled) for quantizer in fake_quantizers(model)}
+
+
+def test_prepare_leaves_observers_off():
+    quantizer = _prepared()
+
+    assert _switches(quantizer.prepared_model) == {("weight", False, True), ("activation", False, True)}
+
+
+def test_calibration_mode_switches():
+    quantizer = _prepared()
+
+    with quantizer.calibration_mode() as model:
+        inside = _switches(model)
+
+    assert inside == {("weight", True, True), ("activation", True, False)}
+    assert _switches(quantizer.prepared_model) == {("weight", False, True), ("activation", False, True)}
+
+
+@pytest.mark.parametrize("mode", ["graph", "eager"])
+def test_training_mode_restores_state(mode):
+    quantizer = _prepared(mode)
+    model = quantizer.prepared_model
+
+    with quantizer.training_mode():
+        training_inside = model.training
+        inside = _switches(model)
+
+    assert training_inside is True
+    assert inside == {("weight", True, True), ("activation", True, True)}
+    assert model.training is False
+    assert _switches(model) == {("weight", False, True), ("activation", False, True)}
+
+
+@pytest.mark.parametrize("mode", ["graph", "eager"])
+def test_training_mode_updates_batch_norm(mode):
+    quantizer = _prepared(mode)
+    model = quantizer.prepared_model
+    before = model.get_buffer("bn.running_mean").clone()
+
+    with quantizer.training_mode():
+        model(torch.randn(2, 3, 32, 32) + 3.0)
+
+    assert not torch.equal(model.get_buffer("bn.running_mean"), before)
+
+
+@pytest.mark.parametrize("mode", ["graph", "eager"])
+def test_training_mode_passes_gradients(mode):
+    quantizer = _prepared(mode)
+    model = quantizer.prepared_model
+
+    with quantizer.training_mode():
+        model(torch.randn(2, 3, 32, 32)).sum().backward()
+
+    gradient = model.get_parameter("head.weight").grad if mode == "graph" else model.head.parametrizations.weight.original.grad
+    assert gradient is not None
+    assert gradient.abs().sum() > 0
+
+
+def test_graph_state_dict_keeps_paths():
+    quantizer = _prepared("graph")
+
+    assert set(quantizer.prepared_model.state_dict()) == set(MyModel().state_dict())
+
+
+def test_eager_state_dict_keeps_paths():
+    quantizer = _prepared("eager")
+
+    assert set(quantizer.prepared_model.state_dict()) == set(MyModel().state_dict())
+
+
+@pytest.mark.parametrize("mode", ["graph", "eager"])
+def test_finalize_torch_folds_weights(mode):
+    quantizer = _prepared(mode)
+    model = quantizer.prepared_model
+    inputs = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = model(inputs)
+
+    finalized = quantizer.finalize(backend="torch")
+    with torch.no_grad():
+        actual = finalized(inputs)
+    weights = {quantizer.role: quantizer.fake_quant_enabled for quantizer in fake_quantizers(finalized)}
+
+    assert torch.equal(actual, expected)
+    assert weights == {"weight": False, "activation": True}
+
+
+def test_weight_fake_quant_computed_once_in_eval():
+    quantizer = _prepared("graph")
+    model = quantizer.prepared_model
+    weight = next(item for item in fake_quantizers(model) if item.key == "params/head.weight")
+    with torch.no_grad():
+        model(torch.randn(2, 3, 32, 32))
+        first = weight._weight_cache[1]
+        model(torch.randn(2, 3, 32, 32))
+
+    assert weight._weight_cache[1] is first
+
+
+def test_finalize_without_data_names_tensor():
+    model = MyModel().eval()
+    plan = quantplan.compile_plan(model, (torch.randn(1, 3, 32, 32),), QuantizerConfig())
+    prepared = quantplan.apply_plan(model, plan)
+
+    with pytest.raises(PlanError, match=r"ops/conv2d/inputs/0: the observer of ops/conv2d/inputs/0 never saw data"):
+        quantplan.runtime.fake.freeze_activations(prepared)
+
+
+def test_second_plan_rejected():
+    quantizer = _prepared("graph")
+
+    with pytest.raises(PlanError, match="the model already has a quantplan plan applied"):
+        quantplan.apply_plan(quantizer.prepared_model, quantizer.plan)
+
+
+def test_second_plan_rejected_eager():
+    quantizer = _prepared("eager")
+
+    with pytest.raises(PlanError, match="applying a second plan would quantize twice"):
+        quantplan.apply_plan(quantizer.prepared_model, quantizer.plan)
+
+
+def test_plan_before_prepare_rejected():
+    with pytest.raises(PlanError, match=r"no plan yet; call Quantizer.prepare\(example_inputs\) first"):
+        Quantizer(MyModel(), QuantizerConfig()).plan
+
+
+def test_unknown_backend_rejected():
+    quantizer = _prepared()
+
+    with pytest.raises(quantplan.ConfigError, match="backend 'onnx' is invalid; use one of: quantplan, torch"):
+        quantizer.finalize(backend="onnx")
+
+
+def test_calibrate_counts_batches():
+    quantizer = _prepared()
+
+    report = quantplan.calibrate(quantizer.prepared_model, [torch.randn(2, 3, 32, 32) for _ in range(4)], progress=False)
+
+    assert report.batches == 4
+    assert report.nan_counts == {}
