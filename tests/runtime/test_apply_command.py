@@ -1,0 +1,83 @@
+"""`quantplan apply PLAN --model M [--calibrate M2] -o DIR` writes a frozen plan."""
+
+from __future__ import annotations
+
+import torch
+from safetensors import safe_open
+
+import fixtures.models as models
+from quantplan.cli import main
+from quantplan.compiler import compile_plan
+from quantplan.plan.model import Plan
+from quantplan.quantization.config import QuantizerConfig
+
+CALIBRATION = '''
+import torch
+
+
+def batches():
+    return [(torch.randn(4, 16),) for _ in range(3)]
+'''
+
+
+def _write_plan(path, factory=models.make_mlp):
+    model, example_inputs = factory()
+    plan = compile_plan(model.eval(), example_inputs, QuantizerConfig())
+    plan.save(path)
+    return plan
+
+
+def test_apply_writes_frozen_plan(tmp_path, capsys):
+    plan = _write_plan(tmp_path / "plan.json")
+
+    code = main(["apply", str(tmp_path / "plan.json"), "--model", "fixtures.models:make_mlp", "-o", str(tmp_path / "out"), "--no-progress"])
+    with safe_open(str(tmp_path / "out" / "qparams.safetensors"), framework="pt") as handle:
+        metadata = handle.metadata()
+
+    assert code == 0
+    assert Plan.load(tmp_path / "out" / "plan.json") == plan
+    assert metadata["plan_sha256"] == plan.sha256()
+    assert "(1 calibration batches)" in capsys.readouterr().out
+
+
+def test_apply_with_calibration_callable(tmp_path, monkeypatch, capsys):
+    _write_plan(tmp_path / "plan.json")
+    (tmp_path / "calibration_data.py").write_text(CALIBRATION)
+    monkeypatch.chdir(tmp_path)
+
+    code = main(["apply", "plan.json", "--model", "fixtures.models:make_mlp", "--calibrate", "calibration_data:batches", "-o", "out", "--no-progress"])
+
+    assert code == 0
+    assert "(3 calibration batches)" in capsys.readouterr().out
+
+
+def test_apply_mismatch_exits_one(tmp_path, capsys):
+    _write_plan(tmp_path / "plan.json")
+
+    code = main(["apply", str(tmp_path / "plan.json"), "--model", "fixtures.models:make_tiny_net", "-o", str(tmp_path / "out")])
+
+    assert code == 1
+    assert "the model does not match the plan" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_apply_invalid_reference_exits_two(tmp_path, capsys):
+    _write_plan(tmp_path / "plan.json")
+
+    code = main(["apply", str(tmp_path / "plan.json"), "--model", "not a reference", "-o", str(tmp_path / "out")])
+
+    assert code == 2
+    assert "--model 'not a reference' is invalid: expected package.module:callable" in capsys.readouterr().err
+
+
+def test_frozen_output_applies_without_data(tmp_path):
+    import quantplan
+
+    _write_plan(tmp_path / "plan.json")
+    main(["apply", str(tmp_path / "plan.json"), "--model", "fixtures.models:make_mlp", "-o", str(tmp_path / "out"), "--no-progress"])
+    torch.manual_seed(0)
+    model, example_inputs = models.make_mlp()
+
+    rebuilt = quantplan.apply_plan(model.eval(), tmp_path / "out" / "plan.json", qparams=tmp_path / "out")
+
+    assert torch.isfinite(rebuilt(*example_inputs)).all()
