@@ -25,6 +25,8 @@ __all__ = ["CONFIG_NAMES", "SIZES", "DemoSize", "config_path", "run_demo"]
 CONFIG_NAMES = ("w8a8", "int4", "mxfp4")
 # The two plans whose review diff the demo prints.
 DIFF_PAIR = ("w8a8", "int4")
+# Table rows of that diff printed to the terminal; the file has all of them.
+DIFF_ROWS_SHOWN = 12
 
 
 @attrs.frozen
@@ -96,29 +98,19 @@ def _has_activation_quantizers(plan) -> bool:
     )
 
 
-def _format_summary(name: str, plan) -> str:
-    summary = plan.summary
-    tensors = ", ".join(f"{count} {kind}" for kind, count in summary.tensors.items())
-    lines = [
-        f"plan {name}: {len(plan.ops)} ops; candidate weights: {tensors}",
-        f"  weight bytes {summary.weight_bytes_before:,} -> {summary.weight_bytes_after:,}; "
-        f"bits per weight {summary.bits_per_weight_candidates} (quantized only: {summary.bits_per_weight_quantized})",
-    ]
-    lines += [f"  {item.severity}: {item.message}" for item in plan.diagnostics]
-    return "\n".join(lines)
-
-
 def _compile_plans(
     model, example_inputs, names: Sequence[str], plan_dir: Path, echo: Printer
 ) -> dict:
     from quantplan import QuantizerConfig, compile_plan
+    from quantplan.commands.compile import format_report
 
     plans = {}
     for name in names:
         config = QuantizerConfig.from_yaml(config_path(name))
         plan = compile_plan(copy.deepcopy(model), example_inputs, config)
         plan.save(plan_dir / f"{name}.json")
-        echo(_format_summary(name, plan))
+        echo(f"### {name}: {config_path(name).name} -> {plan_dir / (name + '.json')}")
+        echo(format_report(plan))
         plans[name] = plan
     return plans
 
@@ -130,12 +122,29 @@ def _review_diff(plans: dict, plan_dir: Path, echo: Printer) -> None:
     if old not in plans or new not in plans:
         return
     markdown = diff(plans[old], plans[new]).to_markdown()
-    atomic_write_text(plan_dir / f"{old}-vs-{new}.md", markdown)
+    diff_file = plan_dir / f"{old}-vs-{new}.md"
+    atomic_write_text(diff_file, markdown)
     echo(f"\n## Review: quantplan diff {old}.json {new}.json --format markdown\n")
-    echo(markdown)
+    echo(_shorten_table(markdown, DIFF_ROWS_SHOWN, diff_file))
 
 
-def _calibrated_qparams(model, plan, calibration: Sequence[Batch], echo: Printer) -> dict | None:
+def _shorten_table(markdown: str, rows: int, full_file: Path) -> str:
+    """Keep the first `rows` rows of each Markdown table and say where the full text is."""
+    kept, table_rows, hidden = [], 0, 0
+    for line in markdown.splitlines():
+        table_rows = table_rows + 1 if line.startswith("|") else 0
+        if table_rows > rows + 2:  # the header and the separator row come first
+            hidden += 1
+            continue
+        kept.append(line)
+    if hidden:
+        kept.append(f"\n({hidden} more table rows in {full_file})")
+    return "\n".join(kept)
+
+
+def _calibrated_qparams(
+    plan_name, model, plan, calibration: Sequence[Batch], echo: Printer
+) -> dict | None:
     """Apply `plan` with fake quantization, calibrate it and return the frozen qparams."""
     from quantplan import apply_plan, calibrate
     from quantplan.runtime.frozen import collect_qparams
@@ -143,17 +152,23 @@ def _calibrated_qparams(model, plan, calibration: Sequence[Batch], echo: Printer
     if not _has_activation_quantizers(plan):
         echo("  weight-only plan: no activation ranges to calibrate")
         return None
-    prepared = apply_plan(copy.deepcopy(model), plan, mode="fake")
-    calibrate(prepared, calibration)
+    # NOTE: the example inputs are passed because capturing BERT again from the plan's recorded
+    # signature (zeros, so an all-zero attention mask) traces two extra `add` ops.
+    prepared = apply_plan(copy.deepcopy(model), plan, mode="fake", example_inputs=calibration[0])
+    calibrate(prepared, calibration, description=f"calibrating {plan_name}")
     return collect_qparams(prepared)
 
 
-def _quantize_and_reload(model, plan, qparams, artifact_dir: Path) -> torch.nn.Module:
+def _quantize_and_reload(
+    model, plan, qparams, artifact_dir: Path, example_inputs: Batch
+) -> torch.nn.Module:
     from quantplan import apply_plan, load, save
 
-    real = apply_plan(copy.deepcopy(model), plan, mode="real", qparams=qparams)
+    real = apply_plan(
+        copy.deepcopy(model), plan, mode="real", qparams=qparams, example_inputs=example_inputs
+    )
     save(real, plan, artifact_dir)
-    return load(artifact_dir, minilm.build_encoder)
+    return load(artifact_dir, lambda: (minilm.build_encoder(), example_inputs))
 
 
 def _measure(
@@ -206,9 +221,9 @@ def run_demo(
     results = []
     for name, plan in plans.items():
         echo(f"\n## Calibrate and apply {name} with real kernels\n")
-        qparams = _calibrated_qparams(model, plan, calibration, echo)
+        qparams = _calibrated_qparams(name, model, plan, calibration, echo)
         artifact_dir = artifact_root / name
-        reloaded = _quantize_and_reload(model, plan, qparams, artifact_dir)
+        reloaded = _quantize_and_reload(model, plan, qparams, artifact_dir, example_inputs)
         echo(f"  artifact written to {artifact_dir} and reloaded")
         results.append(
             _measure(

@@ -98,5 +98,5 @@ def example_inputs(tokenizer, batch_size: int = 8) -> tuple[torch.Tensor, torch.
 
 
 def minilm() -> tuple[MiniLMEncoder, tuple[torch.Tensor, torch.Tensor]]:
-    """Return `(model, example_inputs)`, the form that `--model quantplan.demo.model:minilm` loads."""
+    """Return `(model, example_inputs)`, for `--model quantplan.demo.model:minilm`."""
     return load_encoder(), example_inputs(load_tokenizer())
