@@ -2,7 +2,7 @@
 
 Codes: `unmatched-rule`, `shadowed-rule`, `overlapping-rules`, `unquantizable-op-type`,
 `implicit-activation-defaults`, `edge-spec-mismatch`, `fused-output-mismatch`,
-`skipped-tensor` and `nothing-quantized`. Under `strict`, unmatched rules, skipped tensors
+`weight-key-outside-weight-role`, `skipped-tensor` and `nothing-quantized`. Under `strict`, unmatched rules, skipped tensors
 and a plan that quantizes nothing become errors.
 """
 

@@ -173,6 +173,15 @@ class Entry:
 
     `spec` is None when the tensor stays in float. `rule` is the config path that decided it,
     such as `module_name_configs["fc2"]`. `param` is the parameter path, set for state entries only.
+
+    Rule forms that leave a tensor in float:
+    - `module_name_configs["fc2"]`: a None at that level disabled the whole scope;
+    - `global_config.op_input_spec`: the tensor group itself was None;
+    - `global_config.op_input_spec[1]` with spec None: the map maps key 1 to None;
+    - `global_config.op_input_spec[1] (key absent)`: the map exists but has neither key 1
+      nor `"*"`, so nothing selects the tensor (for state, the key is the parameter's
+      attribute name, as in `op_state_spec["bias"] (key absent)`).
+    A ` (default)` suffix means that the group was omitted and its default decided.
     """
 
     shape: tuple[int | str, ...] = attrs.field(converter=_int_tuple)

@@ -17,7 +17,13 @@ from quantplan.compiler.diagnostics import (
 from quantplan.compiler.graph import ModelGraph
 from quantplan.compiler.registry import OpRegistry, default_registry
 from quantplan.compiler.resolve.boundaries import module_boundaries
-from quantplan.compiler.resolve.checks import DecidedOp, edge_findings, fused_findings, implicit_default_findings
+from quantplan.compiler.resolve.checks import (
+    DecidedOp,
+    edge_findings,
+    fused_findings,
+    implicit_default_findings,
+    unselected_weight_findings,
+)
 from quantplan.compiler.resolve.fusion import find_fused_groups
 from quantplan.compiler.resolve.matching import ConfigIndex, op_rule_candidates
 from quantplan.compiler.resolve.ops import EntryCollector, OpContext, resolve_op
@@ -105,6 +111,7 @@ def _diagnose(graph, config, index, registry, groups, decided_ops, collector) ->
     implicit_default_findings(findings, decided_ops, index)
     edge_findings(findings, decided_ops)
     fused_findings(findings, groups, {decided.plan_op.name: decided for decided in decided_ops})
+    unselected_weight_findings(findings, collector.unselected_weights)
     skip_diagnostics(findings, collector.skipped)
     return findings
 

@@ -11,7 +11,13 @@ from quantplan.compiler.graph import OpNode
 from quantplan.compiler.resolve.matching import ConfigIndex, ModuleRule, OpRule, decide_index_tensor
 from quantplan.plan.model import PlanOp
 
-__all__ = ["DecidedOp", "edge_findings", "fused_findings", "implicit_default_findings"]
+__all__ = [
+    "DecidedOp",
+    "edge_findings",
+    "fused_findings",
+    "implicit_default_findings",
+    "unselected_weight_findings",
+]
 
 _ACTIVATION_GROUPS = ("op_input_spec", "op_output_spec")
 
@@ -77,9 +83,14 @@ def _quantizes_activations(op: PlanOp) -> bool:
     return any(entry.spec is not None and entry.rule.endswith("(default)") for entry in entries)
 
 
-def edge_findings(findings: RuleFindings, decided_ops: list[DecidedOp]) -> None:
-    """Note edges whose producer output and consumer input carry different specs."""
+def edge_findings(findings: RuleFindings, decided_ops: list[DecidedOp], examples: int = 3) -> None:
+    """Note edges whose producer output and consumer input carry different specs.
+
+    Edges are grouped by the two deciding rules and specs, one diagnostic per group with the
+    edge count and the first `examples` edges, so that a large model gives a few lines.
+    """
     by_name = {decided.plan_op.name: decided.plan_op for decided in decided_ops}
+    groups: dict[tuple[str, str, str, str], list[str]] = {}
     for decided in decided_ops:
         consumer = decided.plan_op
         for index, entry in consumer.inputs.items():
@@ -89,14 +100,17 @@ def edge_findings(findings: RuleFindings, decided_ops: list[DecidedOp]) -> None:
                 continue
             produced = next(iter(producer.outputs.values()))
             if produced.spec != entry.spec:
-                findings.add(
-                    "info",
-                    "edge-spec-mismatch",
-                    f"the edge {producer.name} -> {consumer.name} (input {index}) is quantized twice with different "
-                    f"specs: {_label(produced.spec)} at the producer by {produced.rule}, {_label(entry.spec)} at the "
-                    f"consumer by {entry.rule}.",
-                    entry.rule,
-                )
+                key = (produced.rule, _label(produced.spec), entry.rule, _label(entry.spec))
+                groups.setdefault(key, []).append(f"{producer.name} -> {consumer.name} (input {index})")
+    for (producer_rule, producer_spec, consumer_rule, consumer_spec), edges in groups.items():
+        shown = ", ".join(edges[:examples]) + (f" and {len(edges) - examples} more" if len(edges) > examples else "")
+        findings.add(
+            "info",
+            "edge-spec-mismatch",
+            f"{len(edges)} edge(s) carry different specs at their two ends: {producer_spec} at the producer by "
+            f"{producer_rule}, {consumer_spec} at the consumer by {consumer_rule}. Edges: {shown}.",
+            consumer_rule,
+        )
 
 
 def _label(spec) -> str:
@@ -119,3 +133,26 @@ def fused_findings(findings: RuleFindings, groups: dict[str, list[str]], decided
                 f"decides; {asked.rule} asked for another output spec for {first_name}.",
                 asked.rule,
             )
+
+
+def unselected_weight_findings(findings: RuleFindings, unselected: dict[str, list[tuple[str, str]]]) -> None:
+    """Note, once per rule, the parameters named `weight` that its `weight` key did not select.
+
+    The `weight` key of `op_state_spec` selects the parameter in an op's weight role (the
+    weight of a linear, conv or embedding op). A norm scale named `weight` that `mul` reads is
+    in no weight role, so it gets no entry unless a `"*"` key selects it.
+    """
+    for rule, uses in unselected.items():
+        paths = list(dict.fromkeys(path for path, _ in uses))
+        op_types = sorted({op_type for _, op_type in uses})
+        shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        findings.add(
+            "info",
+            "weight-key-outside-weight-role",
+            f"{rule} selects only parameters in an op's weight role (the weight of a linear, conv, "
+            f"embedding or parameter-operand matmul), so {len(paths)} "
+            f"parameter(s) named weight that {', '.join(op_types)} ops read have no entry and stay in float: "
+            f"{shown}. To quantize them, give those ops an op_state_spec with a \"*\" key "
+            f"(for example op_type_config[\"{op_types[0]}\"]).",
+            rule,
+        )

@@ -13,7 +13,9 @@ Module level (per module M, over the path from M up to the root):
 
 Op level, inside the deciding module config: the last `op_name_config` key that full-matches
 the op name, else the last `op_type_config` key that matches its type, else the config's own
-`op_*_spec`. A spec map prefers an explicit key to `"*"`.
+`op_*_spec`. A spec map prefers an explicit key to `"*"`. A map that has neither leaves the
+tensor in float, and the rule string names the missing key with the suffix ` (key absent)`,
+so that it differs from a None group (`global_config.op_input_spec`).
 """
 
 from __future__ import annotations
@@ -264,10 +266,15 @@ def op_rule_candidates(module_rule: ModuleRule, op_name: str, op_type: str, targ
     return rules
 
 
-def _group_rule(rule: OpRule, group: str, suffix: str) -> str:
+KEY_ABSENT = " (key absent)"
+
+
+def _group_rule(rule: OpRule, group: str, suffix: str, *, absent: bool = False) -> str:
     text = f"{rule.path}.{group}{suffix}"
     if rule.config is not None and group in rule.config.defaulted_fields:
         text += " (default)"
+    if absent:
+        text += KEY_ABSENT
     return text
 
 
@@ -281,7 +288,7 @@ def decide_index_tensor(rule: OpRule, group: str, index: int) -> TensorDecision:
     for key in (index, "*"):
         if key in specs:
             return TensorDecision(specs[key], _group_rule(rule, group, quote(key)), group, key)
-    return TensorDecision(None, _group_rule(rule, group, ""), group)
+    return TensorDecision(None, _group_rule(rule, group, quote(index), absent=True), group)
 
 
 def state_key(specs: dict | None, local_name: str, role: str) -> str | None:
@@ -310,7 +317,7 @@ def decide_state_tensor(rule: OpRule, local_name: str, role: str) -> TensorDecis
         return TensorDecision(None, _group_rule(rule, "op_state_spec", ""), "op_state_spec")
     key = state_key(specs, local_name, role)
     if key is None:
-        return TensorDecision(None, _group_rule(rule, "op_state_spec", ""), "op_state_spec")
+        return TensorDecision(None, _group_rule(rule, "op_state_spec", quote(local_name), absent=True), "op_state_spec")
     return TensorDecision(specs[key], _group_rule(rule, "op_state_spec", quote(key)), "op_state_spec", key)
 
 
@@ -323,4 +330,4 @@ def boundary_decision(rule: ModuleRule, group: str, index: int) -> TensorDecisio
     for key in (index, "*"):
         if key in specs:
             return TensorDecision(specs[key], prefix + quote(key), group, key)
-    return TensorDecision(None, prefix, group)
+    return TensorDecision(None, prefix + quote(index) + KEY_ABSENT, group)

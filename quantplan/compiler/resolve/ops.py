@@ -27,10 +27,15 @@ def is_float(dtype: str) -> bool:
 
 @attrs.define
 class EntryCollector:
-    """What resolving entries finds besides the entries: skips and missing axes."""
+    """What resolving entries finds besides the entries: skips, missing axes, and parameters
+    named `weight` that a `weight` key did not select because they are not in a weight role.
+
+    `unselected_weights` maps the state group's rule string to (parameter path, op type) pairs.
+    """
 
     skipped: list[Skipped] = attrs.field(factory=list)
     axis_errors: list[ErrorDetail] = attrs.field(factory=list)
+    unselected_weights: dict[str, list[tuple[str, str]]] = attrs.field(factory=dict)
 
     def entry(
         self, decision: TensorDecision, shape: tuple, dtype: str, tensor: TensorRole, *, op: str, label: str, param: str | None = None
@@ -123,6 +128,9 @@ def _state_entries(op: OpNode, context: OpContext, params: dict[str, ParamInfo],
             continue
         # The weight is always a candidate; another parameter only when a key names it.
         if use.role != "weight" and state_key(specs, use.local_name, use.role) is None:
+            if use.local_name == "weight" and specs and "weight" in specs:
+                rule = decide_state_tensor(context.rule, use.local_name, "weight").rule
+                collector.unselected_weights.setdefault(rule, []).append((use.path, op.type))
             continue
         decision = decide_state_tensor(context.rule, use.local_name, use.role)
         layout = use.layout or (context.info.weight_layout if use.role == "weight" else None)
