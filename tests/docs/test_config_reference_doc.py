@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from markdown_blocks import REPOSITORY
+from .markdown_blocks import REPOSITORY
 
 
 def _generator():

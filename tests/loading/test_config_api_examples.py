@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from config_api_doc import python_blocks, run_python, runnable_without_model, twins, yaml_blocks
+from .config_api_doc import python_blocks, run_python, runnable_without_model, twins, yaml_blocks
 
 from quantplan.quantization import QuantizerConfig
 

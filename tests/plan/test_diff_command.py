@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from plan_builders import tinynet_plan
+from .plan_builders import tinynet_plan
 
 
 def run_diff(*args: str) -> subprocess.CompletedProcess:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from plan_builders import tinynet_plan
+from .plan_builders import tinynet_plan
 
 from quantplan.errors import PlanError
 from quantplan.plan.model import Plan

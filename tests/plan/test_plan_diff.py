@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import attrs
-from plan_builders import int4_block_spec, tinynet_plan
+from .plan_builders import int4_block_spec, tinynet_plan
 
 from quantplan.plan.diff import diff
 from quantplan.plan.model import GeneratorMeta, ModuleBoundary, Entry, PlanOp, SharedGroup, Skipped

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 import torch
-from plan_builders import FC2, int4_block_spec, tinynet_plan
+from .plan_builders import FC2, int4_block_spec, tinynet_plan
 
 from quantplan.errors import PlanError
 from quantplan.plan.model import (

@@ -8,7 +8,7 @@ import sys
 
 import jsonschema
 import pytest
-from plan_builders import tinynet_plan
+from .plan_builders import tinynet_plan
 
 from quantplan.errors import PlanError
 from quantplan.plan.model import Plan

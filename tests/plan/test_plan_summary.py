@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import attrs
-from plan_builders import int4_block_spec, tinynet_ops
+from .plan_builders import int4_block_spec, tinynet_ops
 
 from quantplan.plan.model import Entry, PlanOp, ResolvedGranularity, SharedGroup
 from quantplan.plan.summary import quantized_bytes, summarize

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from numerics_golden import bits, expected_float, golden_cases, spec_of, tensor_of
+from .numerics_golden import bits, expected_float, golden_cases, spec_of, tensor_of
 
 from quantplan.runtime import fake_quantize, make_observer
 from quantplan.runtime.numerics import fake_quantize_with_qparams
