@@ -7,7 +7,7 @@ An artifact directory holds:
   path (packed weights with `*_scale`, `*_zero_point` or `*_minval`, and the float tensors).
   E8M0 scales and sub-byte data are uint8, because safetensors 0.8 cannot load
   float8_e8m0fnu or float4_e2m1fn_x2 back. Its metadata holds the plan sha256, the format
-  version, each linear's weight layout and its kernel choice (name, native or emulated).
+  version, each packed weight's layout and its kernel choice (name, native or emulated).
 
 Every file is written atomically (temporary file + rename).
 """
@@ -29,7 +29,7 @@ from quantplan.plan.io import atomic_write_bytes
 from quantplan.plan.model import Plan
 from quantplan.runtime.formats import FORMAT_VERSION
 from quantplan.runtime.formats.floats import check_finite_fp8
-from quantplan.runtime.real import REAL_ATTRIBUTE, QuantizedLinear, apply_real
+from quantplan.runtime.real import REAL_ATTRIBUTE, PackedWeightModule, apply_real
 
 __all__ = ["WEIGHTS_FILE", "load", "save"]
 
@@ -90,16 +90,17 @@ def _check_storable(tensors: dict[str, torch.Tensor]) -> None:
             raise PlanError(ErrorDetail(path=name, message="E8M0 scale byte 0xFF (NaN) found; nothing was written."))
 
 
-def _quantized_modules(model: nn.Module) -> dict[str, QuantizedLinear]:
-    return {path: module for path, module in model.named_modules() if isinstance(module, QuantizedLinear)}
+def _quantized_modules(model: nn.Module) -> dict[str, PackedWeightModule]:
+    return {path: module for path, module in model.named_modules() if isinstance(module, PackedWeightModule)}
 
 
 def _layouts(model: nn.Module) -> dict[str, dict]:
-    return {path: module.layout for path, module in _quantized_modules(model).items()}
+    """Return each packed weight's layout keyed by its parameter path (`fc1.weight`)."""
+    return {f"{path}.weight": module.layout for path, module in _quantized_modules(model).items()}
 
 
 def _kernels(model: nn.Module) -> dict[str, dict]:
-    return {path: module.kernel().choice.to_json() for path, module in _quantized_modules(model).items()}
+    return {f"{path}.weight": module.kernel().choice.to_json() for path, module in _quantized_modules(model).items()}
 
 
 def load(directory: str | Path, model_factory: Callable[[], Any]) -> nn.Module:

@@ -4,11 +4,13 @@ Storage per element format (format version 1):
 
 | dtype | data | scale | zero point |
 |---|---|---|---|
-| int8 / uint8 | int8 / uint8, tensor shape | float32 | int8 / uint8 |
-| int4 / uint4 / int2 / uint2 | uint8, sub-byte layout (see `subbyte`) | float32 | int8 / uint8 |
+| int8 / uint8 | int8 / uint8, tensor shape | float32 | int8 / uint8, asymmetric only |
+| int4 / uint4 / int2 / uint2 | uint8, sub-byte layout (see `subbyte`) | float32 | int8 / uint8, asymmetric only |
 | float8_e4m3fn / float8_e5m2 | torch float8 dtype, tensor shape | float32 | none |
 | float4_e2m1fn_x2 (MXFP4) | uint8, E2M1 codes in the sub-byte layout | uint8 E8M0 bytes | none |
 
+Symmetric integer specs store no zero point: the dtype implies it (0 for signed types,
+2^(bits-1) for unsigned ones), and the layout records it as `implied_zero_point`.
 Integer formats with e8m0 scales also store uint8 E8M0 bytes. The `minval` formulation stores
 a float32 `minval` offset instead of the zero point. Scales and zero points have the
 block-grid shape (tensor shape // block shape, same rank).
@@ -20,7 +22,7 @@ import attrs
 import torch
 
 from quantplan.quantization.dtypes import ElementType, dtype_name
-from quantplan.quantization.spec import QFormulation, QuantizationSpec
+from quantplan.quantization.spec import QFormulation, QuantizationScheme, QuantizationSpec
 from quantplan.runtime.formats.floats import (
     check_finite_fp8,
     decode_e2m1,
@@ -42,7 +44,8 @@ class PackedTensor:
 
     `shape` is the logical (unpacked) shape; `block_shape` has the same rank. `scale_encoding`
     is `float32` or `e8m0` (uint8 bytes). Exactly one of `zero_point` and `minval` is set for
-    integer formats, and neither for float formats.
+    asymmetric integer formats, and neither for float formats. Symmetric integer formats set
+    `implied_zero_point` instead of storing a zero-point tensor.
     """
 
     dtype: str
@@ -53,6 +56,13 @@ class PackedTensor:
     scale_encoding: str
     zero_point: torch.Tensor | None = None
     minval: torch.Tensor | None = None
+    implied_zero_point: int | None = None
+
+    def zero_points(self) -> torch.Tensor | None:
+        """Return the zero points on the block grid: stored, or filled with the implied value."""
+        if self.zero_point is not None or self.implied_zero_point is None:
+            return self.zero_point
+        return torch.full(self.scale.shape, self.implied_zero_point, dtype=torch.int32, device=self.scale.device)
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """Return the stored tensors keyed by role: data, scale and zero_point or minval."""
@@ -72,6 +82,8 @@ class PackedTensor:
             record["zero_point_storage"] = dtype_name(self.zero_point.dtype)
         if self.minval is not None:
             record["minval"] = True
+        if self.implied_zero_point is not None:
+            record["implied_zero_point"] = self.implied_zero_point
         if _is_subbyte(self.dtype):
             record["subbyte"] = dict(SUBBYTE_LAYOUT, bits=4 if self.dtype in _FOUR_BIT else 2)
         return record
@@ -111,6 +123,7 @@ def pack_codes(
     e8m0 = spec.effective_scale_dtype == torch.float8_e8m0fnu
     scale = encode_e8m0(qparams.scale, name=name) if e8m0 else qparams.scale.to(torch.float32).contiguous()
     zero_point, minval = _offsets(qparams, spec, element)
+    implied = _implied_zero_point(spec, element)
     return PackedTensor(
         dtype=element.name,
         shape=tuple(int(size) for size in shape),
@@ -120,7 +133,15 @@ def pack_codes(
         scale_encoding="e8m0" if e8m0 else "float32",
         zero_point=zero_point,
         minval=minval,
+        implied_zero_point=implied,
     )
+
+
+def _implied_zero_point(spec: QuantizationSpec, element: ElementType) -> int | None:
+    symmetric = spec.qscheme is not QuantizationScheme.ASYMMETRIC and spec.qformulation is QFormulation.ZP
+    if element.is_float or not symmetric:
+        return None
+    return 0 if element.signed else 1 << (element.bits - 1)
 
 
 def _pack_data(codes: torch.Tensor, spec: QuantizationSpec, element: ElementType, name: str | None) -> torch.Tensor:
@@ -140,8 +161,17 @@ def _offsets(qparams, spec: QuantizationSpec, element: ElementType) -> tuple[tor
         return None, None
     if spec.qformulation is QFormulation.MINVAL:
         return None, qparams.minval.to(torch.float32).contiguous()
+    if _implied_zero_point(spec, element) is not None:
+        _check_implied(qparams, _implied_zero_point(spec, element))
+        return None, None
     storage = torch.int8 if element.signed else torch.uint8
     return qparams.zero_point.to(storage).contiguous(), None
+
+
+def _check_implied(qparams, implied: int) -> None:
+    zero_point = qparams.zero_point
+    if zero_point is not None and bool((zero_point != implied).any()):
+        raise ValueError(f"a symmetric spec implies zero point {implied}, but the qparams hold other values; they do not belong to this spec.")
 
 
 def empty_packed(layout: dict, device: torch.device) -> PackedTensor:
@@ -166,6 +196,7 @@ def empty_packed(layout: dict, device: torch.device) -> PackedTensor:
         data=torch.empty(data_shape, dtype=storage, device=device),
         scale=torch.empty(grid, dtype=scale_dtype, device=device),
         scale_encoding=layout["scale_encoding"],
+        implied_zero_point=layout.get("implied_zero_point"),
         **offsets,
     )
 
@@ -187,7 +218,8 @@ def unpack_qparams(packed: PackedTensor):
     from quantplan.runtime.numerics import QParams
 
     scale = decode_e8m0(packed.scale) if packed.scale_encoding == "e8m0" else packed.scale
-    zero_point = None if packed.zero_point is None else packed.zero_point.to(torch.int32)
+    zero_points = packed.zero_points()
+    zero_point = None if zero_points is None else zero_points.to(torch.int32)
     return QParams(scale=scale, zero_point=zero_point, minval=packed.minval)
 
 

@@ -50,6 +50,8 @@ def dequantize_into(packed: PackedTensor, qmin: int, out: torch.Tensor) -> torch
     scale = _param_view(scale.to(torch.float32), grid)
     if packed.zero_point is not None:
         blocks.sub_(_param_view(packed.zero_point.to(torch.float32), grid))
+    elif packed.implied_zero_point:
+        blocks.sub_(float(packed.implied_zero_point))
     elif packed.minval is not None:
         blocks.sub_(float(qmin))
     blocks.mul_(scale)

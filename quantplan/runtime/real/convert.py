@@ -1,12 +1,14 @@
-"""`apply_real` and `convert`: replace each planned Linear weight with its packed form.
+"""`apply_real` and `convert`: a fake-quant model with its planned weights replaced by packed ones.
 
-Steps, so that nothing changes unless everything fits:
-1. capture the model again and check it against the plan (PlanMismatchError on drift);
-2. collect the planned sites (the same `plan_sites` as fake quantization) and check that
-   real mode supports every one: weights of nn.Linear modules, and the input and output
-   activations of those linears;
-3. quantize and pack each weight (frozen qparams when given, else computed from the weight);
-4. swap each nn.Linear for a `QuantizedLinear` in place.
+Real mode reuses the fake runtime for activations: every activation site keeps its
+FakeQuantizer with frozen (or dynamic) qparams. Each planned weight is packed and its owner
+module replaced (see `targets` for the supported owners):
+- eager mode swaps the owner for a packed module that runs its op hidden from the eager
+  runtime, so it applies the op's own input and output quantizers itself;
+- graph mode swaps the owner at its path in the GraphModule: a linear node becomes a call of
+  `QuantizedLinear`, and any other op reads its weight from a `PackedWeightHolder`.
+Batch norm fused after a planned conv is folded into the conv first, and the folded weight
+is quantized with the conv's spec (its qparams computed from the folded weight).
 """
 
 from __future__ import annotations
@@ -15,18 +17,21 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from torch import nn
+from torch import fx, nn
 
 from quantplan.errors import ErrorDetail, PlanError, UnsupportedError
-from quantplan.plan.model import Plan, PlanOp
-from quantplan.runtime.fake.sites import Site, plan_sites
+from quantplan.plan.model import Plan
 from quantplan.runtime.formats import empty_packed, pack
+from quantplan.runtime.real.batchnorm import fold_batch_norm, remove_batch_norm
+from quantplan.runtime.real.graph import serving_quantizer, swap_graph_weight
 from quantplan.runtime.real.linear import QuantizedLinear
+from quantplan.runtime.real.modules import QuantizedConv, QuantizedEmbedding, QuantizedHFConv1D
+from quantplan.runtime.real.targets import WeightTarget, weight_targets
 
-__all__ = ["REAL_ATTRIBUTE", "apply_real", "convert", "linear_targets"]
+__all__ = ["REAL_ATTRIBUTE", "apply_real", "convert"]
 
 REAL_ATTRIBUTE = "quantplan_real"
-_LINEAR = "torch.nn.modules.linear.Linear"
+_EAGER_CLASSES = {"embedding": QuantizedEmbedding, "conv": QuantizedConv, "hf_conv1d": QuantizedHFConv1D}
 
 
 def apply_real(
@@ -37,138 +42,152 @@ def apply_real(
     *,
     layouts: Mapping[str, dict] | None = None,
 ) -> nn.Module:
-    """Quantize `model`'s planned Linear weights into packed storage, in place, and return it.
+    """Quantize `model` for real: packed weights and frozen activation qparams.
 
-    With `layouts` (module path -> `PackedTensor.layout()` record, as an artifact stores
-    them), the weights are not quantized: each module gets empty packed buffers of those
-    layouts on the weights' device, to be filled from the artifact (this is how `load`
-    builds a model on the meta device).
+    Unsupported weight sites raise UnsupportedError before the model changes. With `layouts`
+    (parameter path -> `PackedTensor.layout()`, as an artifact stores them) the weights get
+    empty packed storage to be filled from the artifact, which is how `load` works on the
+    meta device.
     """
-    from quantplan.runtime.apply import capture_for_plan
+    from quantplan.runtime.apply import apply_plan
 
-    captured = capture_for_plan(model, plan, example_inputs)
-    sites = plan_sites(plan, captured.graph)
-    targets = linear_targets(plan, sites)
+    weight_targets(plan)
+    prepared = apply_plan(model, plan, mode="fake", example_inputs=example_inputs)
     frozen = dict(qparams or {})
-    _check_frozen(targets, frozen)
-    modules = {
-        path: _quantized_linear(model, path, target, plan, frozen, None if layouts is None else layouts.get(path))
-        for path, target in targets.items()
-    }
-    for path, module in modules.items():
-        model.set_submodule(path, module)
-    setattr(model, REAL_ATTRIBUTE, {"plan_sha256": plan.sha256(), "qparams": frozen})
-    return model
+    _assign_given(prepared, frozen)
+    return _convert(prepared, plan, frozen, layouts)
 
 
 def convert(prepared: nn.Module, plan: Plan, qparams: Mapping[str, torch.Tensor]) -> nn.Module:
-    """Convert a fake-quant prepared model into real packed form with its frozen qparams.
+    """Convert a fake-quant prepared model (graph or eager) into real form, in place where eager.
 
-    The prepared model's float weights are unchanged by fake quantization, so packing them
-    with the frozen weight qparams gives weights equal to the fake-quantized ones.
-    NOTE: graph-mode prepared models are GraphModules whose Linear modules were flattened by
-    torch.export; convert them by applying the plan to the original float model instead.
+    `qparams` are the frozen qparams (`Quantizer.qparams()`); weights are packed from the
+    prepared model's float parameters, which fake quantization never changes.
     """
+    weight_targets(plan)
+    return _convert(prepared, plan, dict(qparams), None)
+
+
+def _assign_given(prepared: nn.Module, frozen: Mapping[str, torch.Tensor]) -> None:
     from quantplan.runtime.fake.control import fake_quantizers
+    from quantplan.runtime.numerics import QParams
 
     for quantizer in fake_quantizers(prepared):
         quantizer.set_observe(False)
-    return apply_real(_strip_quantizers(prepared), plan, qparams)
+        if f"{quantizer.key}/scale" in frozen:
+            fields = {field: frozen.get(f"{quantizer.key}/{field}") for field in ("scale", "zero_point", "minval")}
+            quantizer.set_qparams(QParams(**fields))
 
 
-def _strip_quantizers(prepared: nn.Module) -> nn.Module:
-    # TODO: the fake runtime exposes no call that removes its parametrizations and hooks yet;
-    # until `remove_eager` exists, convert a prepared model by applying the plan in real mode
-    # to the original float model with the frozen qparams.
-    try:
-        from quantplan.runtime.fake.eager_mode import remove_eager
-    except ImportError:
-        raise UnsupportedError(
-            "convert() needs the fake runtime's remove_eager(), which is not available; call "
-            "apply_plan(float_model, plan, mode='real', qparams=frozen_qparams) instead."
-        ) from None
-    return remove_eager(prepared)
+def _convert(prepared: nn.Module, plan: Plan, frozen: dict, layouts: Mapping[str, dict] | None) -> nn.Module:
+    from quantplan.runtime.fake.control import fake_quantizers
+
+    quantizers = {quantizer.key: quantizer for quantizer in fake_quantizers(prepared)}
+    _check_activations(quantizers)
+    graph_mode = isinstance(prepared, fx.GraphModule)
+    used: dict[str, torch.Tensor] = {}
+    for target in weight_targets(plan):
+        layout = None if layouts is None else layouts.get(target.param)
+        if graph_mode:
+            _convert_graph_target(prepared, plan, target, frozen, layout, quantizers, used)
+        else:
+            _convert_eager_target(prepared, plan, target, frozen, layout, quantizers, used)
+    if graph_mode:
+        prepared.delete_all_unused_submodules()
+        prepared.graph.lint()
+        prepared.recompile()
+    for quantizer in quantizers.values():
+        quantizer.set_observe(False)
+        if quantizer.role != "weight" and quantizer.frozen:
+            for field in ("scale", "zero_point", "minval"):
+                value = getattr(quantizer.qparams(), field)
+                if value is not None:
+                    used[f"{quantizer.key}/{field}"] = value.detach().cpu()
+    setattr(prepared, REAL_ATTRIBUTE, {"plan_sha256": plan.sha256(), "qparams": used})
+    return prepared.eval()
 
 
-def linear_targets(plan: Plan, sites: list[Site]) -> dict[str, dict]:
-    """Map each planned Linear module path to its weight, input and output sites.
-
-    Raises UnsupportedError listing every quantized site that real mode cannot serve.
-    """
-    by_entry = {entry: site for site in sites for entry in site.entries}
-    targets: dict[str, dict] = {}
-    served: set[str] = set()
-    for op in plan.ops:
-        weight = op.state.get("weight")
-        if op.module_type != _LINEAR or op.type != "linear" or weight is None or weight.spec is None:
-            continue
-        target = targets.setdefault(op.module, {"op": op})
-        for group, key in (("state", "weight"), ("inputs", 0), ("outputs", 0)):
-            site = by_entry.get(f"ops/{op.name}/{group}/{key}")
-            if site is not None:
-                target[group] = site
-                served.add(site.key)
-    unsupported = [site.key for site in sites if site.key not in served]
-    if unsupported:
-        raise UnsupportedError(
-            "real mode quantizes nn.Linear weights and the input and output activations of those "
-            f"linears; these planned sites are not supported: {', '.join(sorted(unsupported))}. "
-            "Use mode='fake' for them, or leave them in float in the config."
+def _check_activations(quantizers: dict) -> None:
+    missing = [
+        ErrorDetail(
+            path=key,
+            message=f"frozen qparams for {key} are missing; calibrate and freeze the plan, or use a dynamic activation spec.",
         )
-    return targets
-
-
-def _check_frozen(targets: dict[str, dict], frozen: Mapping[str, torch.Tensor]) -> None:
-    missing = []
-    for target in targets.values():
-        for group in ("inputs", "outputs"):
-            site = target.get(group)
-            static = site is not None and site.spec.qparam_calculator_cls != "dynamic"
-            if static and f"{site.key}/scale" not in frozen:
-                missing.append(ErrorDetail(path=site.key, message=f"frozen qparams for {site.key} are missing; calibrate and freeze the plan, or use a dynamic activation spec."))
+        for key, quantizer in quantizers.items()
+        if quantizer.role != "weight" and not quantizer.dynamic and not quantizer.frozen
+    ]
     if missing:
         raise PlanError(missing)
 
 
-def _quantized_linear(
-    model: nn.Module, path: str, target: dict, plan: Plan, frozen: Mapping[str, torch.Tensor], layout: dict | None
-) -> QuantizedLinear:
+def _packed_weight(weight, target: WeightTarget, frozen: dict, layout, folded: bool, used: dict):
+    """Pack `weight` with frozen qparams (computed from it when absent or after folding)."""
     from quantplan.runtime.numerics import QParams, compute_qparams
 
-    linear = model.get_submodule(path)
-    site: Site = target["state"]
-    spec = site.spec.to_quantization_spec()
-    block = tuple(site.spec.block_shape)
-    weight = linear.weight.detach()
+    spec = target.op.state["weight"].spec
+    quantization_spec = spec.to_quantization_spec()
+    block = tuple(spec.block_shape)
+    key = f"params/{target.param}"
     if layout is not None:
-        packed = empty_packed(layout, weight.device)
-    elif f"{site.key}/scale" in frozen:
-        qparams = QParams(**{field: frozen.get(f"{site.key}/{field}") for field in ("scale", "zero_point", "minval")})
+        packed = empty_packed(layout, weight.device if not weight.is_meta else torch.device("cpu"))
     else:
-        qparams = compute_qparams(weight, spec, role="weight", block_shape=block)
-    if layout is None:
-        packed = pack(weight, qparams, spec, block, name=site.key.removeprefix("params/"))
-    module = QuantizedLinear(
-        packed,
-        linear.bias,
-        spec,
-        plan_sha256=plan.sha256(),
-        activation_spec=_spec_of(target.get("inputs")),
-        output_spec=_spec_of(target.get("outputs")),
-    )
-    for group in ("inputs", "outputs"):
-        _attach_frozen(module, target.get(group), group.removesuffix("s"), frozen)
-    return module
+        if f"{key}/scale" in frozen and not folded:
+            qparams = QParams(**{field: frozen.get(f"{key}/{field}") for field in ("scale", "zero_point", "minval")})
+        else:
+            qparams = compute_qparams(weight.detach(), quantization_spec, role="weight", block_shape=block)
+        packed = pack(weight.detach(), qparams, quantization_spec, block, name=target.param)
+        for field in ("scale", "zero_point", "minval"):
+            value = getattr(qparams, field)
+            if value is not None:
+                used[f"{key}/{field}"] = value.detach().cpu()
+    return packed, quantization_spec
 
 
-def _spec_of(site: Site | None):
-    return None if site is None else site.spec.to_quantization_spec()
+def _site_quantizer(quantizers: dict, op_name: str, group: str):
+    """Return the quantizer located at input or output 0 of `op_name`, if any."""
+    return quantizers.get(f"ops/{op_name}/{group}/0")
 
 
-def _attach_frozen(module: QuantizedLinear, site: Site | None, group: str, frozen: Mapping[str, torch.Tensor]) -> None:
-    if site is None:
-        return
-    for field in ("scale", "zero_point", "minval"):
-        value = frozen.get(f"{site.key}/{field}")
-        if value is not None:
-            module.register_buffer(f"{group}_{field}", value.clone())
+def _convert_eager_target(model, plan, target, frozen, layout, quantizers, used) -> None:
+    from torch.nn.utils import parametrize
+
+    owner = model.get_submodule(target.module)
+    if parametrize.is_parametrized(owner, "weight"):
+        parametrize.remove_parametrizations(owner, "weight", leave_parametrized=False)
+    weight, bias = owner.weight, getattr(owner, "bias", None)
+    if target.batch_norm is not None and layout is None:
+        weight, bias = fold_batch_norm(weight, bias, model.get_submodule(target.batch_norm.module), transposed=owner.transposed)
+    if target.batch_norm is not None:
+        bias = _folded_bias(bias, owner.weight)
+    packed, spec = _packed_weight(weight, target, frozen, layout, target.batch_norm is not None, used)
+    located = _site_quantizer(quantizers, target.op.name, "inputs")
+    sites = {"plan_sha256": plan.sha256(), "output_quantizer": _site_quantizer(quantizers, target.op.name, "outputs")}
+    if target.kind == "linear":
+        serving = serving_quantizer(quantizers, f"ops/{target.op.name}/inputs/0")
+        module = QuantizedLinear(packed, bias, spec, input_quantizer=serving, apply_input=serving is located, **sites)
+    else:
+        if target.batch_norm is not None:
+            owner.bias = nn.Parameter(bias.detach(), requires_grad=False)
+        module = _EAGER_CLASSES[target.kind](packed, spec, owner, input_quantizer=located, **sites)
+    model.set_submodule(target.module, module)
+    if target.batch_norm is not None:
+        remove_batch_norm(model, target.batch_norm.module)
+
+
+def _folded_bias(bias, weight):
+    if bias is not None:
+        return bias
+    # A conv without bias gets one from folding; at load it is filled from the artifact.
+    channels = weight.shape[0]
+    return torch.zeros(channels, dtype=torch.float32, device=weight.device)
+
+
+def _convert_graph_target(module: fx.GraphModule, plan, target, frozen, layout, quantizers, used) -> None:
+    owner = module.get_submodule(target.module)
+    weight = owner.weight
+    if target.batch_norm is not None:
+        raise UnsupportedError(
+            f"ops/{target.batch_norm.name}: folding batch norm in a graph-mode plan is not supported yet; use an eager-mode plan."
+        )
+    packed, spec = _packed_weight(weight, target, frozen, layout, False, used)
+    swap_graph_weight(module, target, packed, spec, plan.sha256(), quantizers)

@@ -38,9 +38,9 @@ def test_weights_metadata_records_plan_and_kernels(saved):
     assert metadata["plan_sha256"] == plan.sha256()
     assert metadata["format_version"] == "1"
     kernels = json.loads(metadata["kernels"])
-    assert kernels["fc2"]["name"] == "aten._weight_int4pack_mm_for_cpu"
-    assert kernels["fc2"]["native"] is True
-    layout = json.loads(metadata["layouts"])["fc2"]
+    assert kernels["fc2.weight"]["name"] == "aten._weight_int4pack_mm_for_cpu"
+    assert kernels["fc2.weight"]["native"] is True
+    layout = json.loads(metadata["layouts"])["fc2.weight"]
     assert layout["subbyte"]["packed_axis"] == -1
     assert layout["subbyte"]["element_order"] == "first element in the lowest bits"
 

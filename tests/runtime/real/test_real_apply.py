@@ -36,8 +36,8 @@ def test_state_dict_keys_keep_linear_names():
     real = apply_plan(copy.deepcopy(model), fc24_plan(model), mode="real")
     keys = [key for key in real.state_dict() if not key.endswith("_extra_state")]
     assert keys == [
-        "fc1.bias", "fc1.weight", "fc1.weight_scale", "fc1.weight_zero_point",
-        "fc2.bias", "fc2.weight", "fc2.weight_scale", "fc2.weight_zero_point",
+        "fc1.bias", "fc1.weight", "fc1.weight_scale",
+        "fc2.bias", "fc2.weight", "fc2.weight_scale",
     ]
     assert real.state_dict()["fc2.weight"].dtype == torch.uint8
     assert tuple(real.state_dict()["fc2.weight"].shape) == (64, 48)
