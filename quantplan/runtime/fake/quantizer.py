@@ -139,7 +139,8 @@ class FakeQuantizer(nn.Module):
         return self._forward_activation(x)
 
     def _forward_weight(self, weight: torch.Tensor) -> torch.Tensor:
-        if not self.fake_quant_enabled:
+        # A meta weight (a model built for `quantplan.load`) has no values to quantize.
+        if not self.fake_quant_enabled or weight.is_meta:
             return weight
         reusable = not (torch.is_grad_enabled() and weight.requires_grad)
         token = (weight._version, weight.data_ptr(), weight.dtype, weight.device)
