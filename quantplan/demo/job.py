@@ -131,15 +131,20 @@ def _review_diff(plans: dict, plan_dir: Path, echo: Printer) -> None:
 def _shorten_table(markdown: str, rows: int, full_file: Path) -> str:
     """Keep the first `rows` rows of each Markdown table and say where the full text is."""
     kept, table_rows, hidden = [], 0, 0
-    for line in markdown.splitlines():
-        table_rows = table_rows + 1 if line.startswith("|") else 0
-        if table_rows > rows + 2:  # the header and the separator row come first
-            hidden += 1
-            continue
+    for line in [*markdown.splitlines(), ""]:
+        if line.startswith("|"):
+            table_rows += 1
+            # The header and the separator row come before the data rows.
+            if table_rows > rows + 2:
+                hidden += 1
+                continue
+        elif hidden:
+            kept.append(f"| … {hidden} more rows in {full_file} | | | | |")
+            hidden = 0
+        if not line.startswith("|"):
+            table_rows = 0
         kept.append(line)
-    if hidden:
-        kept.append(f"\n({hidden} more table rows in {full_file})")
-    return "\n".join(kept)
+    return "\n".join(kept).rstrip()
 
 
 def _calibrated_qparams(

@@ -27,6 +27,10 @@ __all__ = [
 # Fixed batch geometry: every batch is padded to this many tokens so that a graph-mode plan,
 # captured with static shapes, applies to every batch the demo runs.
 SEQUENCE_LENGTH = 64
+# The explicit matmul + softmax attention. With SDPA, `torch.export` records a `contiguous` op
+# after attention on meta tensors but not on real ones, so the graph that `quantplan.load`
+# captures on the meta device would not match the plan's structure fingerprint.
+ATTENTION = "eager"
 
 
 def model_dir() -> Path:
@@ -55,7 +59,7 @@ def build_encoder() -> MiniLMEncoder:
     """
     from transformers import BertConfig, BertModel
 
-    config = BertConfig.from_pretrained(model_dir())
+    config = BertConfig.from_pretrained(model_dir(), attn_implementation=ATTENTION)
     return MiniLMEncoder(BertModel(config, add_pooling_layer=False)).eval()
 
 
@@ -68,7 +72,9 @@ def load_encoder() -> MiniLMEncoder:
     # and the per-tensor progress bar are noise in the demo's output.
     transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
-    bert = BertModel.from_pretrained(model_dir(), add_pooling_layer=False)
+    bert = BertModel.from_pretrained(
+        model_dir(), add_pooling_layer=False, attn_implementation=ATTENTION
+    )
     return MiniLMEncoder(bert).eval()
 
 
