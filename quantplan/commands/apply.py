@@ -1,6 +1,7 @@
-"""`quantplan apply PLAN --model M [--calibrate M2] -o DIR`: apply a plan and write a frozen plan.
+"""`quantplan apply PLAN --model M [--calibrate M2] [--real] -o DIR`: apply a plan and write a frozen plan.
 
-Writes DIR/plan.json and DIR/qparams.safetensors. Without `--calibrate`, activation qparams
+Writes DIR/plan.json and DIR/qparams.safetensors, and with `--real` also
+DIR/weights.safetensors (packed weights, see `quantplan.runtime.artifact`). Without `--calibrate`, activation qparams
 come from one pass over the model's example inputs.
 """
 
@@ -42,6 +43,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (created if missing)")
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="also pack the weights for real kernels and write DIR/weights.safetensors (a deployable artifact)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the calibration progress bar")
     parser.set_defaults(handler=run)
 
@@ -65,12 +71,25 @@ def run(args: argparse.Namespace) -> int:
     report = calibrate(prepared, batches, progress=not args.no_progress)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
-    save_qparams(output, plan, collect_qparams(prepared))
+    qparams = collect_qparams(prepared)
+    save_qparams(output, plan, qparams)
     plan.save(output / PLAN_FILE)
+    if args.real:
+        _write_real(prepared, plan, qparams, output)
     for line in report.diagnostics:
         print(f"warning: {line}", file=sys.stderr)
     print(f"wrote {output / PLAN_FILE} and {output / 'qparams.safetensors'} ({report.batches} calibration batches)")
     return 0
+
+
+def _write_real(prepared: Any, plan: Any, qparams: dict, output: Path) -> None:
+    from quantplan.runtime.artifact import save
+    from quantplan.runtime.fake.control import freeze_activations
+    from quantplan.runtime.real import convert
+
+    freeze_activations(prepared)
+    save(convert(prepared, plan, qparams), plan, output)
+    print(f"wrote {output / 'weights.safetensors'} (packed weights)")
 
 
 def _load_batches(reference: str) -> Any:

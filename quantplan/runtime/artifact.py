@@ -121,7 +121,7 @@ def load(directory: str | Path, model_factory: Callable[[], Any]) -> nn.Module:
             model, example_inputs = _build(model_factory)
         qparams = load_qparams(directory, plan)
         layouts = json.loads(metadata["layouts"])
-        apply_real(model, plan, qparams, example_inputs, layouts=layouts)
+        model = apply_real(model, plan, qparams, example_inputs, layouts=layouts)
         _materialize(model, handle)
     for module in _quantized_modules(model).values():
         module.kernel()
