@@ -29,7 +29,18 @@ lint: setup
 demo: setup
 	$(VENV)/bin/quantplan demo --output demo-out
 
-bench: setup
+COREAI_VENV := benchmarks/.venv-coreai
+
+# coreai-opt is only a point of comparison, so it goes into its own environment and never into
+# quantplan's. torch is pinned so pip takes the CPU wheel. A failed install is ignored (the `-`):
+# run_all.py then says in RESULTS.md that the prepare comparison did not run.
+$(COREAI_VENV)/.installed:
+	-$(PYTHON) -m venv $(COREAI_VENV) && \
+	$(COREAI_VENV)/bin/pip install --quiet torch==2.13.0 coreai-opt && \
+	$(COREAI_VENV)/bin/pip install --quiet -e '.[demo]' && \
+	touch $@
+
+bench: setup $(COREAI_VENV)/.installed
 	OMP_WAIT_POLICY=PASSIVE $(PY) benchmarks/run_all.py
 
 clean:
