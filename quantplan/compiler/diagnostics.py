@@ -8,35 +8,19 @@ and a plan that quantizes nothing become errors.
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections.abc import Iterable
 
 import attrs
 
 from quantplan.compiler.graph import ModelGraph
+from quantplan.compiler.nearest import nearest
 from quantplan.compiler.registry import OpRegistry
 from quantplan.compiler.resolve.matching import ConfigIndex, quote
 from quantplan.compiler.resolve.usage import KeyUsage
 from quantplan.plan.model import Diagnostic, Skipped
 from quantplan.quantization.config import QuantizerConfig
 
-__all__ = ["RuleFindings", "config_enables_quantization", "nearest", "rule_diagnostics", "skip_diagnostics"]
-
-
-def nearest(key: str, candidates: Iterable[str], count: int = 3) -> list[str]:
-    """Return the candidates closest to `key`: those that contain it first, then similar spellings."""
-    candidates = list(dict.fromkeys(candidates))
-    try:
-        pattern = re.compile(key)
-        found = [name for name in candidates if pattern.search(name)]
-    except re.error:
-        found = [name for name in candidates if key in name]
-    found.sort(key=lambda name: (not name.endswith(key), len(name)))
-    for name in difflib.get_close_matches(key, candidates, n=count, cutoff=0.5):
-        if name not in found:
-            found.append(name)
-    return found[:count]
+__all__ = ["RuleFindings", "config_enables_quantization", "rule_diagnostics", "skip_diagnostics"]
 
 
 @attrs.define

@@ -9,6 +9,7 @@ from __future__ import annotations
 import attrs
 
 from quantplan.compiler.graph import ModuleInfo
+from quantplan.compiler.nearest import nearest
 from quantplan.compiler.resolve.matching import ConfigIndex, ModuleRule, OpRule, op_rule_candidates
 from quantplan.errors import ErrorDetail, PlanError
 from quantplan.plan.model import Entry, Plan, PlanOp
@@ -44,7 +45,11 @@ class OpExplanation:
         lines = [f"op {op.name} ({op.type}) in {module} ({op.module_type})"]
         lines.append(f"  module rule: {self.module_rule.path}")
         lines += [f"    shadows {rule.path}{_why(rule)}" for rule in self.module_rules[1:]]
-        op_label = self.op_rule.path if self.op_rule.kind != "own" else f"{self.op_rule.path} (its own op_*_spec)"
+        op_label = self.op_rule.path
+        if self.op_rule.config is None:
+            op_label += " (None: every tensor stays in float)"
+        elif self.op_rule.kind == "own":
+            op_label += " (its own op_*_spec)"
         lines.append(f"  op rule: {op_label}")
         lines += [f"    shadows {rule.path}" for rule in self.op_rules[1:]]
         for label, entry in self.entries:
@@ -152,9 +157,8 @@ def _spec_text(entry: Entry) -> str:
 
 
 def _not_found(plan: Plan, name: str) -> ErrorDetail:
-    import difflib
-
     names = [op.name for op in plan.ops] + [entry.param for *_, entry in plan.entries() if entry.param]
-    close = difflib.get_close_matches(name, names, n=3)
-    hint = f" Closest: {', '.join(close)}." if close else ""
-    return ErrorDetail(path="", message=f"{name!r} is neither an op name nor a parameter path in the plan.{hint}", value=name)
+    close = nearest(name, names)
+    hint = f" Nearest candidates: {', '.join(close)}." if close else ""
+    message = f"not found in the plan as an op name or a parameter path.{hint}"
+    return ErrorDetail(path=name, message=message, value=name, expected=tuple(close))

@@ -272,7 +272,7 @@ def test_unmatched_name_rule_suggests_candidates():
 
 
 def test_unmatched_rule_strict_is_error():
-    with pytest.raises(PlanError, match='module_name_configs\\["fc3"\\] matches no module'):
+    with pytest.raises(PlanError, match='^module_name_configs\\["fc3"\\]: matches no module in the model'):
         resolve(tiny_net(), config(module_name_configs={"fc3": None}), strict=True)
 
 

@@ -68,7 +68,7 @@ def resolve(graph: ModelGraph, config: QuantizerConfig, *, strict: bool = False,
             strict=True,
         )
     if strict and findings.strict_errors:
-        raise PlanError([ErrorDetail(path=d.rule or "", message=d.message) for d in findings.strict_errors])
+        raise PlanError([_strict_error(diagnostic) for diagnostic in findings.strict_errors])
 
     normalized = config.to_dict()
     return Plan(
@@ -81,6 +81,15 @@ def resolve(graph: ModelGraph, config: QuantizerConfig, *, strict: bool = False,
         skipped=collector.skipped,
         diagnostics=findings.diagnostics,
     )
+
+
+def _strict_error(diagnostic) -> ErrorDetail:
+    """Turn a diagnostic into an error, without repeating the rule that the path already names."""
+    path = diagnostic.rule or ""
+    message = diagnostic.message
+    if path and message.startswith(path + " "):
+        message = message[len(path) + 1 :]
+    return ErrorDetail(path=path, message=message)
 
 
 def _resolve_ops(graph, index, registry, groups, params, collector) -> list[DecidedOp]:
