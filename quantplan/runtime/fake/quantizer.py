@@ -7,7 +7,9 @@ entries (a tied weight, or both ends of an edge whose specs are equal). It has t
 - `fake_quant_enabled`: the tensor is fake-quantized, with a straight-through estimator.
 
 Weights are fake-quantized once and reused while the weight is unchanged and no gradient
-is needed (evaluation); activation fake quant always runs live.
+is needed (evaluation); activation fake quant always runs live. Once an activation's qparams
+stop changing (observer off or frozen), its fake quant is specialized per input shape
+(`numerics.fixed`), so an evaluation forward does one dict lookup and five tensor passes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from torch import nn
 from quantplan.errors import ErrorDetail, PlanError
 from quantplan.runtime.numerics import (
     QParams,
+    build_fixed_fake_quant,
     compute_qparams,
     fake_quantize,
     fake_quantize_with_qparams,
@@ -56,6 +59,8 @@ class FakeQuantizer(nn.Module):
         self._qparams_cache: QParams | None = None
         self._weight_cache: tuple[tuple, torch.Tensor] | None = None
         self._block_cache: dict[tuple[int, ...], tuple[int, ...]] = {}
+        # (shape, dtype, device) -> FixedFakeQuant, valid while the qparams stay fixed.
+        self._fixed: dict[tuple, object] = {}
 
     def extra_repr(self) -> str:
         return f"key={self.key!r}, dtype={self.resolved.dtype}, granularity={self.resolved.granularity.type}"
@@ -79,9 +84,11 @@ class FakeQuantizer(nn.Module):
 
     def set_observe(self, enabled: bool) -> None:
         self.observe_enabled = bool(enabled)
+        self._fixed = {}
 
     def set_fake_quant(self, enabled: bool) -> None:
         self.fake_quant_enabled = bool(enabled)
+        self._fixed = {}
 
     @property
     def has_qparams(self) -> bool:
@@ -130,10 +137,14 @@ class FakeQuantizer(nn.Module):
     def _drop_caches(self) -> None:
         self._qparams_cache = None
         self._weight_cache = None
+        self._fixed = {}
 
     # -- forward -----------------------------------------------------------------------
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fixed = self._fixed.get((x.shape, x.dtype, x.device))
+        if fixed is not None and not (x.requires_grad and torch.is_grad_enabled()):
+            return fixed(x)
         if self.role == "weight":
             return self._forward_weight(x)
         return self._forward_activation(x)
@@ -163,7 +174,15 @@ class FakeQuantizer(nn.Module):
         block_shape = self._activation_block_shape(x.shape)
         if self.dynamic:
             return fake_quantize(x, self.spec, role="activation", block_shape=block_shape).output
-        return fake_quantize_with_qparams(x, self.qparams(device=x.device), self.spec, block_shape)
+        qparams = self.qparams(device=x.device)
+        if not self.observe_enabled:
+            self._specialize(x, qparams, block_shape)
+        return fake_quantize_with_qparams(x, qparams, self.spec, block_shape)
+
+    def _specialize(self, x: torch.Tensor, qparams: QParams, block_shape: tuple[int, ...]) -> None:
+        fixed = build_fixed_fake_quant(qparams, self.spec, x.shape, block_shape, x.device)
+        if fixed is not None:
+            self._fixed[(x.shape, x.dtype, x.device)] = fixed
 
     def _activation_block_shape(self, shape: torch.Size) -> tuple[int, ...]:
         # An activation's batch or sequence size may differ from the recorded one, so its

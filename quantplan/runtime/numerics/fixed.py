@@ -1,0 +1,86 @@
+"""Fake quantization with fixed qparams, specialized once for one input shape (evaluation).
+
+`FixedFakeQuant` gives the same bits as `fake_quantize_with_qparams` for integer formats with
+the `zp` formulation, in five in-place passes instead of six, and with the reshapes, dtype
+conversions and broadcast shapes worked out at build time:
+
+    q = rne(x / s) + 0.0              # true division; "+ 0.0" turns -0.0 into +0.0
+    q = clamp(q, qmin - zp, qmax - zp)
+    y = q * s
+
+This equals `(clamp(rne(x / s) + zp, qmin, qmax) - zp) * s` because every term is an
+integer below 2^24, which float32 holds exactly. Float formats and the `minval` formulation
+return None from `build_fixed_fake_quant`, so callers keep the general path for them.
+"""
+
+from __future__ import annotations
+
+import attrs
+import torch
+
+from quantplan.quantization.spec import QFormulation, QuantizationSpec
+from quantplan.runtime.numerics.blocks import grid_shape, scale_view_shape
+from quantplan.runtime.numerics.results import QParams
+
+__all__ = ["FixedFakeQuant", "build_fixed_fake_quant"]
+
+
+@attrs.frozen(eq=False)
+class FixedFakeQuant:
+    """Fake quantization of tensors of one shape, dtype and device with fixed qparams.
+
+    `blocked_shape` is the `to_blocks` view shape, or None for per-tensor qparams (no view).
+    `scale` broadcasts over that view. `low` and `high` are the clamp bounds of the
+    zero-point-free code `rne(x / s)`: floats for one block, tensors for several.
+    """
+
+    shape: torch.Size
+    blocked_shape: tuple[int, ...] | None
+    scale: torch.Tensor
+    low: torch.Tensor | float
+    high: torch.Tensor | float
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        values = x if x.dtype == torch.float32 else x.to(torch.float32)
+        if self.blocked_shape is not None:
+            values = values.reshape(self.blocked_shape)
+        codes = torch.div(values, self.scale)
+        codes.round_()
+        codes.add_(0.0)
+        codes.clamp_(self.low, self.high)
+        codes.mul_(self.scale)
+        output = codes.reshape(self.shape) if self.blocked_shape is not None else codes
+        return output if x.dtype == torch.float32 else output.to(x.dtype)
+
+
+def build_fixed_fake_quant(
+    qparams: QParams,
+    spec: QuantizationSpec,
+    shape: torch.Size,
+    block: tuple[int, ...],
+    device: torch.device,
+) -> FixedFakeQuant | None:
+    """Specialize `qparams` for inputs of `shape`; None where only the general path applies."""
+    if spec.is_float or spec.qformulation is QFormulation.MINVAL or qparams.zero_point is None:
+        return None
+    grid = grid_shape(tuple(shape), block)
+    per_tensor = all(count == 1 for count in grid)
+    view = () if per_tensor else scale_view_shape(grid)
+    scale = qparams.scale.to(device=device, dtype=torch.float32).reshape(view)
+    zero_point = qparams.zero_point.to(device=device, dtype=torch.float32).reshape(view)
+    if per_tensor:
+        offset = float(zero_point)
+        low, high = spec.quant_min - offset, spec.quant_max - offset
+    else:
+        low, high = spec.quant_min - zero_point, spec.quant_max - zero_point
+    blocked_shape = None if per_tensor else _blocked_shape(tuple(shape), block)
+    return FixedFakeQuant(
+        shape=torch.Size(shape), blocked_shape=blocked_shape, scale=scale, low=low, high=high
+    )
+
+
+def _blocked_shape(shape: tuple[int, ...], block: tuple[int, ...]) -> tuple[int, ...]:
+    split: list[int] = []
+    for size, extent in zip(shape, block, strict=True):
+        split += [size // extent, extent]
+    return tuple(split)
