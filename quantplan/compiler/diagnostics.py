@@ -115,7 +115,7 @@ def _op_key_findings(findings: RuleFindings, graph: ModelGraph, usage: KeyUsage,
                 if kind == "type" and registry.get(key) is None and not matched:
                     message = _unregistered(key, path, registry, has_sdpa) + _op_key_hint(kind, key, classes, False)
                     findings.add("warning", "unquantizable-op-type", message, path)
-                elif matched and all(name.startswith("!") for name in matched) or kind == "type" and registry.get(key) is None:
+                elif (matched and all(name.startswith("!") for name in matched)) or (kind == "type" and registry.get(key) is None):
                     findings.add(
                         "warning",
                         "unquantizable-op-type",

@@ -12,6 +12,7 @@ from quantplan.compiler.graph import ModuleInfo
 from quantplan.compiler.nearest import nearest
 from quantplan.compiler.resolve.matching import ConfigIndex, ModuleRule, OpRule, op_rule_candidates
 from quantplan.errors import ErrorDetail, PlanError
+from quantplan.plan.describe import describe_spec
 from quantplan.plan.model import Entry, Plan, PlanOp
 from quantplan.quantization.config import QuantizerConfig
 from quantplan.quantization.keys import resolve_module_class
@@ -53,7 +54,7 @@ class OpExplanation:
         lines.append(f"  op rule: {op_label}")
         lines += [f"    shadows {rule.path}" for rule in self.op_rules[1:]]
         for label, entry in self.entries:
-            lines.append(f"  {label}: {_spec_text(entry)}  <- {entry.rule}")
+            lines.append(f"  {label}: {describe_spec(entry.spec)}  <- {entry.rule}")
         return lines
 
 
@@ -141,19 +142,6 @@ def _why(rule: ModuleRule) -> str:
     where = "this module" if rule.depth == 0 else f"ancestor {rule.matched or '<root>'}"
     kind = "" if rule.level == "name" or rule.exact else ", base class"
     return f" (matches {where}{kind})"
-
-
-def _spec_text(entry: Entry) -> str:
-    spec = entry.spec
-    if spec is None:
-        return "float"
-    granularity = spec.granularity
-    detail = granularity.type
-    if granularity.axis is not None:
-        detail += f" axis {granularity.axis}"
-    if granularity.block_size is not None:
-        detail += f" block {granularity.block_size}"
-    return f"{spec.dtype} {detail}, scale {list(spec.scale_shape)}"
 
 
 def _not_found(plan: Plan, name: str) -> ErrorDetail:

@@ -65,7 +65,7 @@ def test_explain_parameter_path(plan):
     text = str(explain(plan, "fc1.weight"))
     assert text.startswith("parameter fc1.weight: decided in 1 op(s)\n")
     assert (
-        '  state weight (fc1.weight): int4 per_block axis 1 block 32, scale [128, 2]  '
+        '  state weight (fc1.weight): int4 per_block(axis 1, block 32), scale [128, 2]  '
         '<- module_type_configs["Linear"].op_state_spec["weight"]'
     ) in text
 

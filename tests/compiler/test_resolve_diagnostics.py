@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from quantplan.compiler.resolve import resolve
 from quantplan.quantization import QuantizerConfig
-from tests.compiler.resolve_support import LINEAR, graph, module, op, param, tensor, tiny_net, weight
+from tests.compiler.resolve_support import (
+    LINEAR,
+    graph,
+    module,
+    op,
+    param,
+    tensor,
+    tiny_net,
+    weight,
+)
 
 INT8 = {"dtype": "int8"}
 UINT8 = {"dtype": "uint8"}

@@ -9,8 +9,22 @@ from fixtures.models import basic, weights
 from quantplan.compiler import compile_plan
 from quantplan.compiler.resolve import resolve
 from quantplan.errors import ConfigError, PlanError
-from quantplan.quantization import ModuleQuantizerConfig, OpQuantizerConfig, QuantizationSpec, QuantizerConfig
-from tests.compiler.resolve_support import LINEAR, graph, module, op, param, tensor, tiny_net, weight
+from quantplan.quantization import (
+    ModuleQuantizerConfig,
+    OpQuantizerConfig,
+    QuantizationSpec,
+    QuantizerConfig,
+)
+from tests.compiler.resolve_support import (
+    LINEAR,
+    graph,
+    module,
+    op,
+    param,
+    tensor,
+    tiny_net,
+    weight,
+)
 
 MODES = ("graph", "eager")
 INT4_BLOCK = {"dtype": "int4", "granularity": {"type": "per_block", "block_size": 32}}
@@ -272,7 +286,7 @@ def test_unmatched_name_rule_suggests_candidates():
 
 
 def test_unmatched_rule_strict_is_error():
-    with pytest.raises(PlanError, match='^module_name_configs\\["fc3"\\]: matches no module in the model'):
+    with pytest.raises(PlanError, match=r'^module_name_configs\["fc3"\]: matches no module in the model'):
         resolve(tiny_net(), config(module_name_configs={"fc3": None}), strict=True)
 
 

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 
 from quantplan.compiler.axes import TensorRole
 from quantplan.compiler.graph import ModuleCall
-from quantplan.compiler.resolve.matching import ConfigIndex, boundary_decision
+from quantplan.compiler.resolve.decisions import boundary_decision
+from quantplan.compiler.resolve.matching import ConfigIndex
 from quantplan.compiler.resolve.ops import EntryCollector, is_float
 from quantplan.plan.model import ModuleBoundary
 

@@ -8,7 +8,8 @@ import attrs
 
 from quantplan.compiler.diagnostics import RuleFindings
 from quantplan.compiler.graph import OpNode
-from quantplan.compiler.resolve.matching import ConfigIndex, ModuleRule, OpRule, decide_index_tensor
+from quantplan.compiler.resolve.decisions import decide_index_tensor
+from quantplan.compiler.resolve.matching import ConfigIndex, ModuleRule, OpRule
 from quantplan.plan.model import PlanOp
 
 __all__ = [

@@ -7,13 +7,13 @@ import attrs
 from quantplan.compiler.axes import AxisRequired, Skip, TensorRole, resolve_tensor_spec
 from quantplan.compiler.graph import OpNode, ParamInfo, TensorInfo
 from quantplan.compiler.registry import OpTypeInfo
-from quantplan.compiler.resolve.matching import (
-    OpRule,
+from quantplan.compiler.resolve.decisions import (
     TensorDecision,
     decide_index_tensor,
     decide_state_tensor,
     state_key,
 )
+from quantplan.compiler.resolve.matching import OpRule
 from quantplan.errors import ErrorDetail
 from quantplan.plan.model import Entry, PlanOp, Skipped
 
