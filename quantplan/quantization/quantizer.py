@@ -111,8 +111,10 @@ class Quantizer:
     def finalize(self, backend: str = "quantplan") -> nn.Module:
         """Fix the calibrated qparams and return the deployable model.
 
-        `quantplan` converts to packed weights and real kernels. `torch` folds fake-quantized
-        weights into the float parameters and keeps activation fake quant with fixed qparams.
+        `quantplan` converts to packed weights and real kernels. `torch` folds each batch norm
+        into the quantized conv before it (qparams then come from the folded weight), folds
+        fake-quantized weights into the float parameters and keeps activation fake quant with
+        fixed qparams.
         Raises PlanError naming every activation whose observer never saw data.
         """
         if backend not in BACKENDS:
@@ -120,11 +122,13 @@ class Quantizer:
                 ErrorDetail(path="backend", message=f"backend {backend!r} is invalid; use one of: {', '.join(BACKENDS)}.")
             )
         from quantplan.runtime.fake.fold import fold_weights
+        from quantplan.runtime.fake.fold_batch_norm import fold_batch_norms
         from quantplan.runtime.fake.control import freeze_activations
 
         prepared = self.prepared_model
         freeze_activations(prepared)
         if backend == "torch":
+            fold_batch_norms(prepared, self.plan)
             fold_weights(prepared)
             return prepared.eval()
         from quantplan.runtime.real import convert

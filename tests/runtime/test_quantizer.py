@@ -180,7 +180,8 @@ def test_finalize_torch_folds_weights(mode):
         actual = finalized(inputs)
     weights = {quantizer.role: quantizer.fake_quant_enabled for quantizer in fake_quantizers(finalized)}
 
-    assert torch.equal(actual, expected)
+    # The batch norm is folded into `conv`, whose folded weight gets its own scale.
+    assert torch.allclose(actual, expected, atol=0.05 * float(expected.abs().max()))
     assert weights == {"weight": False, "activation": True}
 
 

@@ -16,7 +16,6 @@ def fold_weights(model: nn.Module) -> None:
     The weight's qparams are fixed first, from the unfolded weight, so frozen qparams stay
     those of calibration. Tied weights are folded once.
     """
-    # NOTE: batch norm after a conv stays a separate op here; only the real backend folds it.
     for quantizer in fake_quantizers(model):
         if quantizer.role != "weight" or not quantizer.fake_quant_enabled:
             continue

@@ -77,6 +77,11 @@ class FakeQuantizer(nn.Module):
         self._frozen = qparams
         self._drop_caches()
 
+    def clear_qparams(self) -> None:
+        """Drop fixed qparams, so a weight's qparams come from its current value again."""
+        self._frozen = None
+        self._drop_caches()
+
     def freeze(self) -> None:
         """Fix the current qparams; raises PlanError if an observer never saw data."""
         if not self.dynamic:
