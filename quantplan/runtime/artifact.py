@@ -123,6 +123,7 @@ def load(directory: str | Path, model_factory: Callable[[], Any]) -> nn.Module:
         layouts = json.loads(metadata["layouts"])
         model = apply_real(model, plan, qparams, example_inputs, layouts=layouts)
         _materialize(model, handle)
+    _retarget_graph_devices(model, torch.device("cpu"))
     for module in _quantized_modules(model).values():
         module.kernel()
     return model
@@ -167,6 +168,25 @@ def _materialize(model: nn.Module, handle) -> None:
                     value = handle.get_tensor(key if key in available else _first_path(model, tensor))
                     loaded[id(tensor)] = nn.Parameter(value, requires_grad=tensor.requires_grad) if kind == "_parameters" else value
                 slots[name] = loaded[id(tensor)]
+
+
+def _retarget_graph_devices(model: nn.Module, device: torch.device) -> None:
+    """Replace the meta device that capture on meta tensors baked into graph nodes.
+
+    torch.export records device arguments as literals (`arange(..., device=meta)`,
+    `to(mask, meta)`), so a GraphModule captured under the meta device would create meta
+    tensors at run time next to the materialized weights.
+    """
+    if not isinstance(model, torch.fx.GraphModule):
+        return
+
+    def retarget(value: Any) -> Any:
+        return device if isinstance(value, torch.device) and value.type == "meta" else value
+
+    for node in model.graph.nodes:
+        node.args = torch.fx.node.map_aggregate(node.args, retarget)
+        node.kwargs = torch.fx.node.map_aggregate(node.kwargs, retarget)
+    model.recompile()
 
 
 def _first_path(model: nn.Module, tensor: torch.Tensor) -> str:
