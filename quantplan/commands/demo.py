@@ -34,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--size",
         choices=sorted(SIZES),
         default="full",
-        help="calibration and held-out text counts: small (16/32) or full (64/256, the default)",
+        help="calibration and held-out text counts: small (16/32) or full (64/192, the default)",
     )
     parser.add_argument(
         "--configs",

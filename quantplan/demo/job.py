@@ -46,10 +46,10 @@ SIZES = {
     ),
     "full": DemoSize(
         calibration_texts=64,
-        evaluation_texts=256,
+        evaluation_texts=192,
         batch_size=16,
-        timing_batches=4,
-        timing_repeats=3,
+        timing_batches=2,
+        timing_repeats=2,
     ),
 }
 
