@@ -2,7 +2,8 @@
 
 Steps, in this order, so that nothing changes unless everything fits:
 1. reject a model that already carries a plan;
-2. capture the model again from the plan's input signature (or `example_inputs`);
+2. capture the model again from the plan's input signature (or `example_inputs`); graph mode
+   exports once more with a dynamic batch dimension when the plan declares no dynamic shapes;
 3. check the capture against the plan's structure fingerprint (PlanMismatchError lists changes);
 4. build one quantizer per site (`fake.sites.plan_sites`) and check every weight is finite;
 5. attach them: a new GraphModule for graph-mode plans, the user's module in place for eager;
@@ -20,9 +21,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from quantplan.compiler.capture import capture_model, dynamic_shapes_from_signature, inputs_from_signature
+from quantplan.compiler.capture import (
+    capture_model,
+    dynamic_shapes_from_signature,
+    inputs_from_signature,
+)
 from quantplan.errors import ErrorDetail, PlanError
 from quantplan.plan.model import Plan
+from quantplan.runtime.fake.batch import guard_input_shapes, recapture_with_dynamic_batch
 from quantplan.runtime.fake.control import attach_quantizer_list, is_prepared, set_observers
 from quantplan.runtime.fake.quantizer import FakeQuantizer
 from quantplan.runtime.fake.sites import Site, plan_sites
@@ -64,12 +70,17 @@ def apply_plan(
 
 
 def _apply_fake(model: nn.Module, plan: Plan, frozen, example_inputs: Any) -> nn.Module:
+    if example_inputs is None:
+        example_inputs = inputs_from_signature(plan.model.inputs, device=model_device(model))
     captured = capture_for_plan(model, plan, example_inputs)
     sites = plan_sites(plan, captured.graph)
     quantizers = [_build_quantizer(site) for site in sites]
     _check_weights_finite(model, sites)
     if plan.model.execution_mode == "graph":
-        prepared = _apply_graph(captured, sites, quantizers, model.training)
+        runtime = captured
+        if not plan.model.inputs.get("dynamic_shapes"):
+            runtime = recapture_with_dynamic_batch(model, captured, example_inputs)
+        prepared = _apply_graph(runtime, sites, quantizers, model.training)
     else:
         from quantplan.runtime.fake.eager_mode import install_eager
 
@@ -142,6 +153,7 @@ def _apply_graph(captured, sites: list[Site], quantizers: list[FakeQuantizer], t
     from quantplan.runtime.fake.train_eval import allow_train_eval
 
     module = captured.exported.module()
+    guard_input_shapes(module)
     insert_quantizers(module, sites, quantizers, captured.graph)
     allow_train_eval(module)
     module.train(training)

@@ -31,6 +31,9 @@ from quantplan.runtime.numerics import (
 __all__ = ["FakeQuantizer"]
 
 ROLES = ("weight", "activation")
+# Inputs whose shape changes every call (variable sequence lengths) must not grow the cache
+# of specialized kernels without bound.
+MAX_SPECIALIZED_SHAPES = 16
 
 
 class FakeQuantizer(nn.Module):
@@ -186,6 +189,8 @@ class FakeQuantizer(nn.Module):
 
     def _specialize(self, x: torch.Tensor, qparams: QParams, block_shape: tuple[int, ...]) -> None:
         fixed = build_fixed_fake_quant(qparams, self.spec, x.shape, block_shape, x.device)
+        if len(self._fixed) >= MAX_SPECIALIZED_SHAPES:
+            self._fixed = {}
         if fixed is not None:
             self._fixed[(x.shape, x.dtype, x.device)] = fixed
 
