@@ -119,7 +119,7 @@ def load(directory: str | Path, model_factory: Callable[[], Any]) -> nn.Module:
         _check_metadata(metadata, plan, directory)
         with torch.device("meta"):
             model, example_inputs = _build(model_factory)
-        qparams = load_qparams(directory, plan)
+        qparams = load_qparams(_activation_qparams(directory, plan), plan)
         layouts = json.loads(metadata["layouts"])
         model = apply_real(model, plan, qparams, example_inputs, layouts=layouts)
         _materialize(model, handle)
@@ -127,6 +127,24 @@ def load(directory: str | Path, model_factory: Callable[[], Any]) -> nn.Module:
     for module in _quantized_modules(model).values():
         module.kernel()
     return model
+
+
+def _activation_qparams(directory: Path, plan: Plan) -> dict[str, torch.Tensor]:
+    """Read the activation qparams only: the weights' qparams are already in weights.safetensors.
+
+    Skipping them keeps the peak memory of `load` down (block-wise int4 scales are a sizeable
+    part of an artifact).
+    """
+    from quantplan.runtime.frozen import QPARAMS_FILE, load_qparams
+
+    path = directory / QPARAMS_FILE
+    if not path.is_file():
+        return load_qparams(directory, plan)  # raises PlanError for the missing file
+    with safe_open(str(path), framework="pt") as handle:
+        recorded = (handle.metadata() or {}).get("plan_sha256")
+        if recorded != plan.sha256():
+            return load_qparams(directory, plan)  # raises PlanError naming both hashes
+        return {key: handle.get_tensor(key) for key in handle.keys() if not key.startswith("params/")}
 
 
 def _build(model_factory: Callable[[], Any]) -> tuple[nn.Module, Any]:

@@ -19,6 +19,7 @@ import torch
 from quantplan.quantization.granularity import PerTensorGranularity
 from quantplan.quantization.spec import QFormulation, QuantizationScheme, QuantizationSpec
 from quantplan.runtime.formats import PackedTensor
+from quantplan.runtime.kernels.chunked import ChunkedFloatLinear, chunked_reason
 from quantplan.runtime.kernels.dequant import DequantLinear
 from quantplan.runtime.kernels.w8a8 import W8A8Linear
 from quantplan.runtime.kernels.weight_only import Int4Linear, Int8WeightOnlyLinear, int4_group_size
@@ -61,7 +62,9 @@ def select_linear_kernel(
     return _emulated(packed, spec, qmin, reason)
 
 
-def _emulated(packed: PackedTensor, spec: QuantizationSpec, qmin: int, reason: str) -> DequantLinear:
+def _emulated(packed: PackedTensor, spec: QuantizationSpec, qmin: int, reason: str):
+    if spec.is_float and packed.data.device.type == "cpu" and not chunked_reason(packed):
+        return ChunkedFloatLinear(packed)
     compute = torch.bfloat16 if spec.is_float else torch.float32
     name = f"dequantize+{'bf16' if spec.is_float else 'fp32'} linear"
     return DequantLinear(packed, qmin, compute_dtype=compute, name=name, reason=reason)

@@ -14,7 +14,7 @@ from quantplan.runtime.formats import PackedTensor, unpack_codes
 from quantplan.runtime.kernels.choice import KernelChoice
 from quantplan.runtime.kernels.dequant import DequantLinear
 
-__all__ = ["INT4_GROUP_SIZES", "Int4Linear", "Int8WeightOnlyLinear", "int4_group_size"]
+__all__ = ["INT4_GROUP_SIZES", "Int4Linear", "Int8WeightOnlyLinear", "int4_group_size", "int4pack_for_cpu"]
 
 INT4_GROUP_SIZES = (256, 128, 64, 32)
 
@@ -25,6 +25,29 @@ def int4_group_size(block_columns: int) -> int | None:
         if block_columns % size == 0:
             return size
     return None
+
+
+# The CPU int4 layout interleaves blocks of 64 output rows independently, so converting 64
+# rows at a time gives the same bytes while the int32 input the conversion needs stays small.
+_INT4PACK_ROWS = 64
+
+
+def int4pack_for_cpu(packed: PackedTensor, *, signed: bool) -> torch.Tensor:
+    """Return the `_weight_int4pack_mm_for_cpu` layout of a 2-D int4/uint4 portable tensor.
+
+    The kernel takes unsigned codes 0..15, which are the stored nibbles for uint4 and the
+    nibbles with bit 3 flipped (q + 8) for int4's two's-complement codes.
+    """
+    rows, columns = packed.shape
+    out = torch.empty((rows, columns // 2), dtype=torch.uint8)
+    for start in range(0, rows, _INT4PACK_ROWS):
+        data = packed.data[start : start + _INT4PACK_ROWS]
+        nibbles = torch.stack([data & 0xF, data >> 4], dim=-1).reshape(data.shape[0], -1)[:, :columns]
+        if signed:
+            nibbles = nibbles ^ 8
+        codes = nibbles.to(torch.int32).contiguous()
+        out[start : start + data.shape[0]] = torch.ops.aten._convert_weight_to_int4pack_for_cpu(codes, 1)
+    return out
 
 
 def _flatten_rows(x: torch.Tensor) -> torch.Tensor:
@@ -61,8 +84,7 @@ class Int4Linear(_WeightOnly):
     def __init__(self, packed: PackedTensor, qmin: int, type_min: int, *, crossover_m: int, name: str = "aten._weight_int4pack_mm_for_cpu"):
         rows, columns = packed.shape
         self.group = int4_group_size(packed.block_shape[1])
-        unsigned = (unpack_codes(packed) - type_min).to(torch.int32)
-        self.weight = torch.ops.aten._convert_weight_to_int4pack_for_cpu(unsigned.contiguous(), 1)
+        self.weight = int4pack_for_cpu(packed, signed=type_min < 0)
         self.scales_and_zeros = self._scales_and_zeros(packed, type_min)
         self.fallback = DequantLinear(packed, qmin, compute_dtype=torch.bfloat16, name="dequantize+bf16 linear")
         self.choice = KernelChoice(name=name, native=True, crossover_m=crossover_m)

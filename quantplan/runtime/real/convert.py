@@ -129,7 +129,7 @@ def _packed_weight(weight, target: WeightTarget, frozen: dict, layout, folded: b
     block = tuple(spec.block_shape)
     key = f"params/{target.param}"
     if layout is not None:
-        packed = empty_packed(layout, weight.device if not weight.is_meta else torch.device("cpu"))
+        packed = empty_packed(layout, weight.device)  # meta during load; `_materialize` fills it
     else:
         if f"{key}/scale" in frozen and not folded:
             qparams = QParams(**{field: frozen.get(f"{key}/{field}") for field in ("scale", "zero_point", "minval")})

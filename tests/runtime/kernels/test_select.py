@@ -117,3 +117,21 @@ def test_fp8_scaled_mm_on_cuda():
     assert kernel.choice.name == "aten._scaled_mm"
     out = kernel(x.cuda(), bias.cuda()).cpu()
     assert relative_error(out, reference_linear(x, fq_weight, bias, activation)) < 0.02
+
+
+@pytest.mark.parametrize("dtype", ["float4_e2m1fn_x2", "float8_e4m3fn", "float8_e5m2"])
+def test_chunked_float_kernel_partial_chunk(dtype):
+    granularity = _block(32) if dtype.startswith("float4") else PER_CHANNEL
+    spec = QuantizationSpec(dtype=dtype, granularity=granularity)
+    packed, fq_weight, bias, x = _setup(spec, shape=(200, 64))
+    kernel = select_linear_kernel(packed, spec, None, None, CPU)
+    assert type(kernel).__name__ == "ChunkedFloatLinear"
+    assert relative_error(kernel(x, bias), reference_linear(x, fq_weight, bias)) < 0.01
+
+
+def test_fp8_chunk_decode_is_exact():
+    spec = QuantizationSpec(dtype="float8_e4m3fn", granularity=PER_CHANNEL)
+    packed, _, _, _ = _setup(spec, shape=(200, 64))
+    kernel = select_linear_kernel(packed, spec, None, None, CPU)
+    decoded = kernel.decode_rows(0, 200, torch.empty(200, 64, dtype=torch.bfloat16))
+    assert torch.equal(decoded, packed.data.to(torch.bfloat16))
