@@ -53,7 +53,13 @@ def _environment() -> dict[str, str]:
 
 
 def run_script(title: str, command: list[str], note: str = "") -> Section:
-    """Run one benchmark command from the repository root and capture its output."""
+    """Run one benchmark command from the repository root and capture its output.
+
+    Scripts run with `python -P`, so benchmarks/ is not put on sys.path: there
+    benchmarks/kernels.py would shadow the `kernels` package that transformers imports.
+    """
+    if command[1].endswith(".py"):
+        command = [command[0], "-P", *command[1:]]
     shown = " ".join(Path(part).name if part.endswith("python") else part for part in command)
     start = time.perf_counter()
     try:
