@@ -12,6 +12,7 @@ from quantplan.compiler.graph import ModuleInfo
 from quantplan.compiler.nearest import nearest
 from quantplan.compiler.resolve.matching import ConfigIndex, ModuleRule, OpRule, op_rule_candidates
 from quantplan.errors import ErrorDetail, PlanError
+from quantplan.plan.config_order import config_from_plan_data
 from quantplan.plan.describe import describe_spec
 from quantplan.plan.model import Entry, Plan, PlanOp
 from quantplan.quantization.config import QuantizerConfig
@@ -45,14 +46,15 @@ class OpExplanation:
         module = op.module or "<root>"
         lines = [f"op {op.name} ({op.type}) in {module} ({op.module_type})"]
         lines.append(f"  module rule: {self.module_rule.path}")
-        lines += [f"    shadows {rule.path}{_why(rule)}" for rule in self.module_rules[1:]]
+        winner = self.module_rule
+        lines += [f"    shadows {rule.path}{_why(rule)}" for rule in self.module_rules[1:] if rule.path != winner.path]
         op_label = self.op_rule.path
         if self.op_rule.config is None:
             op_label += " (None: every tensor stays in float)"
         elif self.op_rule.kind == "own":
             op_label += " (its own op_*_spec)"
         lines.append(f"  op rule: {op_label}")
-        lines += [f"    shadows {rule.path}" for rule in self.op_rules[1:]]
+        lines += [f"    shadows {rule.path}" for rule in self.op_rules[1:] if rule.path != self.op_rule.path]
         for label, entry in self.entries:
             lines.append(f"  {label}: {describe_spec(entry.spec)}  <- {entry.rule}")
         return lines
@@ -76,7 +78,7 @@ class Explanation:
 
 def explain(plan: Plan, name: str) -> Explanation:
     """Explain op `name` or parameter path `name`; raise PlanError if the plan has neither."""
-    config = QuantizerConfig.from_dict(plan.config.normalized)
+    config = QuantizerConfig.from_dict(config_from_plan_data(plan.config.normalized))
     index = ConfigIndex(config, _modules_from_plan(plan))
     op_names = {op.name for op in plan.ops}
     if name in op_names:

@@ -2,7 +2,7 @@
 
 Strict means `additionalProperties: false` on every object except the two free-form ones:
 `model.inputs` (the example-input signature) and `config.normalized` (the config itself, which
-the config schema describes). Index keys are JSON strings of non-negative integers (`"0"`).
+the config schema describes, except that its four rule maps are ordered `[key, value]` pairs). Index keys are JSON strings of non-negative integers (`"0"`).
 """
 
 from __future__ import annotations
@@ -215,6 +215,34 @@ def _lists() -> dict:
     }
 
 
+def _normalized_config() -> dict:
+    pairs = {
+        "type": "array",
+        "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": [{"type": "string"}, {}]},
+        "description": "Rules as [key, value] pairs in declaration order: the last declared match wins.",
+    }
+    module = {
+        "type": ["object", "null"],
+        "properties": {"op_type_config": pairs, "op_name_config": pairs},
+    }
+    rule_map = {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": [{"type": "string"}, module]}}
+    rule_map["description"] = pairs["description"]
+    return {
+        "type": "object",
+        "description": (
+            "The config as QuantizerConfig.to_dict() writes it, except that module_name_configs, "
+            "module_type_configs, op_type_config and op_name_config are lists of [key, value] pairs in "
+            "declaration order, because canonical JSON sorts object keys."
+        ),
+        "properties": {
+            "quantization_config": {
+                "type": "object",
+                "properties": {"global_config": module, "module_name_configs": rule_map, "module_type_configs": rule_map},
+            }
+        },
+    }
+
+
 def plan_schema() -> dict:
     """Return the plan JSON Schema (draft-07) as a dict."""
     from quantplan.plan.model import PLAN_FORMAT
@@ -224,7 +252,7 @@ def plan_schema() -> dict:
             "format": {"const": PLAN_FORMAT, "description": "Plan format version."},
             "generator": _strict({"name": _text("Program name."), "version": _text("Program version.")}),
             "model": _model(),
-            "config": _strict({"fingerprint": _FINGERPRINT, "normalized": {"type": "object"}}),
+            "config": _strict({"fingerprint": _FINGERPRINT, "normalized": _normalized_config()}),
             "ops": {"type": "array", "items": {"$ref": "#/definitions/op"}, "description": "Ops in execution order."},
             **_lists(),
             "summary": _summary(),

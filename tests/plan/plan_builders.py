@@ -84,7 +84,7 @@ def tinynet_ops(*, fc2_disabled: bool) -> list[PlanOp]:
 def tinynet_plan(*, fc2_disabled: bool = True, **changes) -> Plan:
     """The TinyNet plan; keyword arguments replace Plan fields (ops, skipped, ...)."""
     ops = tinynet_ops(fc2_disabled=fc2_disabled)
-    normalized = {"quantization_config": {"module_name_configs": {"fc2": None} if fc2_disabled else {}}}
+    normalized = {"quantization_config": {"module_name_configs": [["fc2", None]] if fc2_disabled else []}}
     plan = Plan(
         model=ModelMeta(
             class_name="example.TinyNet",
