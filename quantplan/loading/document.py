@@ -10,7 +10,7 @@ from quantplan.loading.paths import join_key
 from quantplan.loading.source import PositionedDict, key_position, read_yaml, value_position
 from quantplan.loading.structure import INVALID, ConfigStructurer
 from quantplan.quantization.config import QuantizerConfig
-from quantplan.quantization.fields import unknown_key_detail
+from quantplan.quantization.fields import excerpt, unknown_key_detail
 from quantplan.quantization.spec import QuantizationSpec
 
 __all__ = ["TOP_LEVEL_KEYS", "config_problems", "load_dict", "load_yaml"]
@@ -134,4 +134,4 @@ def _kind(value: Any) -> str:
         return "list"
     if isinstance(value, PositionedDict | dict):
         return "mapping"
-    return f"{type(value).__name__} ({value!r})"
+    return f"{type(value).__name__} ({excerpt(value)})"

@@ -23,7 +23,7 @@ from quantplan.quantization.config import (
     OpQuantizerConfig,
     QuantizerConfig,
 )
-from quantplan.quantization.fields import unknown_key_detail, user_fields
+from quantplan.quantization.fields import excerpt, unknown_key_detail, user_fields
 from quantplan.quantization.granularity import GRANULARITY_TYPES
 from quantplan.quantization.keys import (
     normalize_index_key,
@@ -289,7 +289,8 @@ class ConfigStructurer:
                 first = entries[key][0]
                 self.report(
                     join_key(self._here.path, key) if index_keys else path,
-                    f"keys {first!r} and {raw_key!r} name the same entry; keep only one of them.",
+                    f"keys {excerpt(first)} and {excerpt(raw_key)} "
+                    "name the same entry; keep only one of them.",
                     position,
                     value=raw_key,
                 )
@@ -329,7 +330,7 @@ class ConfigStructurer:
             return value
         self.report(
             "execution_mode",
-            f"invalid execution_mode {value!r}. Use 'graph' or 'eager'.",
+            f"invalid execution_mode {excerpt(value)}. Use 'graph' or 'eager'.",
             position,
             value=value,
             expected=("graph", "eager"),
@@ -343,7 +344,10 @@ def _op_type_key(key: object) -> str:
     raise ConfigError(
         ErrorDetail(
             path="",
-            message=f"invalid op type key {key!r}: use a name such as 'linear' or 'softmax'.",
+            message=(
+                f"invalid op type key {excerpt(key)}: use "
+                "a name such as 'linear' or 'softmax'."
+            ),
             value=key,
         )
     )
@@ -373,11 +377,11 @@ def _locate(data: Any, relative_path: str) -> SourcePosition | None:
 def _describe(value: Any) -> str:
     if value is None:
         return "null"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {excerpt(value)}"
 
 
 def _owner_hint(key: object, where: str) -> str | None:
     owners = [name for name, cls in _OWNERS if key in user_fields(cls) and name != where]
     if not owners or (where == "global_config" and "a module config" in owners):
         return None
-    return f"{key!r} is a field of {' or '.join(owners)}; move it there."
+    return f"{excerpt(key)} is a field of {' or '.join(owners)}; move it there."

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 
 from quantplan.errors import ConfigError, ErrorDetail
+from quantplan.quantization.fields import excerpt
 
 __all__ = [
     "QPARAM_CALCULATORS",
@@ -62,7 +63,10 @@ class CalculatorRegistry:
         raise ConfigError(
             ErrorDetail(
                 path=self.field,
-                message=f"unknown {self.kind} {shown!r}. Use one of: {', '.join(self.names())}.",
+                message=(
+                    f"unknown {self.kind} {excerpt(shown)}. "
+                    f"Use one of: {', '.join(self.names())}."
+                ),
                 value=value,
                 expected=self.names(),
                 suggestion=close[0] if close else None,

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import attrs
 
 from quantplan.errors import ConfigError, ErrorDetail
-from quantplan.quantization.fields import reject_unknown_keywords
+from quantplan.quantization.fields import excerpt, reject_unknown_keywords
 from quantplan.quantization.keys import (
     check_mapping,
     normalize_index_key,
@@ -72,7 +72,7 @@ def _convert_execution_mode(value: object) -> ExecutionMode:
     raise ConfigError(
         ErrorDetail(
             path="execution_mode",
-            message=f"invalid execution_mode {value!r}. Use 'graph' or 'eager'.",
+            message=f"invalid execution_mode {excerpt(value)}. Use 'graph' or 'eager'.",
             value=value,
             expected=("graph", "eager"),
         )
@@ -85,7 +85,10 @@ def _spec_value(value: object) -> QuantizationSpec | None:
     raise ConfigError(
         ErrorDetail(
             path="",
-            message=f"expected a QuantizationSpec or None, got {type(value).__name__} {value!r}.",
+            message=(
+                "expected a QuantizationSpec or None, got "
+                f"{type(value).__name__} {excerpt(value)}."
+            ),
             value=value,
         )
     )
@@ -143,7 +146,10 @@ def _path_key(key: object) -> str:
 def _collision(path: str, first: object, second: object) -> ErrorDetail:
     return ErrorDetail(
         path=path,
-        message=f"keys {first!r} and {second!r} name the same entry; keep only one of them.",
+        message=(
+            f"keys {excerpt(first)} and {excerpt(second)} "
+            "name the same entry; keep only one of them."
+        ),
         value=second,
     )
 
@@ -160,7 +166,10 @@ def _optional_instance(cls_name: str) -> Callable[[object], object]:
         raise ConfigError(
             ErrorDetail(
                 path="",
-                message=f"expected a {cls_name} or None, got {type(value).__name__} {value!r}.",
+                message=(
+                    f"expected a {cls_name} or None, got "
+                    f"{type(value).__name__} {excerpt(value)}."
+                ),
                 value=value,
             )
         )
@@ -307,7 +316,10 @@ def _op_type_key(key: object) -> str:
     raise ConfigError(
         ErrorDetail(
             path="",
-            message=f"invalid op type key {key!r}: use a name such as 'linear' or 'softmax'.",
+            message=(
+                f"invalid op type key {excerpt(key)}: use "
+                "a name such as 'linear' or 'softmax'."
+            ),
             value=key,
         )
     )

@@ -9,6 +9,7 @@ import attrs
 import torch
 
 from quantplan.errors import ConfigError, ErrorDetail
+from quantplan.quantization.fields import excerpt
 
 __all__ = [
     "ELEMENT_TYPES",
@@ -112,7 +113,7 @@ def _invalid_dtype(value: object) -> ErrorDetail:
         reason = "Use one of: " + ", ".join(valid) + "."
     return ErrorDetail(
         path="dtype",
-        message=f"unsupported dtype {shown!r}. {reason}",
+        message=f"unsupported dtype {excerpt(shown)}. {reason}",
         value=value,
         expected=valid,
         suggestion=_closest(str(shown), valid),
@@ -137,7 +138,7 @@ def normalize_scale_dtype(value: object) -> torch.dtype | None:
         ErrorDetail(
             path="scale_dtype",
             message=(
-                f"unsupported scale_dtype {shown!r}. Use null (float32 scales) or "
+                f"unsupported scale_dtype {excerpt(shown)}. Use null (float32 scales) or "
                 "float8_e8m0fnu (power-of-two scales)."
             ),
             value=value,

@@ -3,13 +3,42 @@
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Iterable
 
 import attrs
 
 from quantplan.errors import ConfigError, ErrorDetail
 
-__all__ = ["closest", "reject_unknown_keywords", "unknown_key_detail", "user_fields"]
+__all__ = [
+    "MAX_EXCERPT",
+    "closest",
+    "excerpt", "reject_unknown_keywords", "unknown_key_detail", "user_fields",
+]
+
+
+# Longest repr of a user value shown in an error message, so a huge value stays readable.
+MAX_EXCERPT = 80
+
+
+def excerpt(value: object) -> str:
+    """Return `repr(value)`, cut to MAX_EXCERPT characters with "..." when longer."""
+    text = _SHORT_REPR.repr(value)
+    if len(text) <= MAX_EXCERPT:
+        return text
+    return text[: MAX_EXCERPT - 3] + "..."
+
+
+def _short_repr() -> reprlib.Repr:
+    # reprlib stops early inside large or deeply nested containers, so the cost stays bounded.
+    short = reprlib.Repr()
+    short.maxlevel = 4
+    short.maxlist = short.maxtuple = short.maxdict = short.maxset = 12
+    short.maxstring = short.maxother = MAX_EXCERPT
+    return short
+
+
+_SHORT_REPR = _short_repr()
 
 
 def user_fields(cls: type) -> tuple[str, ...]:
@@ -30,7 +59,7 @@ def unknown_key_detail(key: object, allowed: Iterable[str], where: str, path: st
     allowed = tuple(allowed)
     return ErrorDetail(
         path=path,
-        message=f"unknown key {key!r} in {where}; valid keys: {', '.join(allowed)}.",
+        message=f"unknown key {excerpt(key)} in {where}; valid keys: {', '.join(allowed)}.",
         value=key,
         expected=allowed,
         suggestion=closest(key, allowed),

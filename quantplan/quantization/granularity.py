@@ -18,6 +18,7 @@ from typing import ClassVar
 import attrs
 
 from quantplan.errors import ConfigError, ErrorDetail
+from quantplan.quantization.fields import excerpt
 
 __all__ = [
     "GRANULARITY_TYPES",
@@ -34,7 +35,7 @@ def _check_axis(instance, attribute, value) -> None:
         raise ConfigError(
             ErrorDetail(
                 path="axis",
-                message=f"axis must be an integer or null, got {value!r}.",
+                message=f"axis must be an integer or null, got {excerpt(value)}.",
                 value=value,
             )
         )
@@ -68,7 +69,7 @@ def _check_block_size(instance, attribute, value) -> None:
                 path="block_size",
                 message=(
                     f"block_size must be a positive integer, or a list with one positive "
-                    f"entry (or -1 for the whole dimension) per dimension; got {value!r}."
+                    f"entry (or -1 for the whole dimension) per dimension; got {excerpt(value)}."
                 ),
                 value=value,
             )
@@ -171,7 +172,10 @@ def _not_a_mapping(value: object) -> ErrorDetail:
     hint = f"{{type: {value}}}" if isinstance(value, str) else "{type: per_tensor}"
     return ErrorDetail(
         path="",
-        message=f"granularity must be a mapping with a 'type' key, got {value!r}. Write {hint}.",
+        message=(
+            "granularity must be a mapping with a 'type' "
+            f"key, got {excerpt(value)}. Write {hint}."
+        ),
         value=value,
     )
 
@@ -183,7 +187,7 @@ def _unknown_type(kind: object) -> ErrorDetail:
     close = difflib.get_close_matches(str(kind), names, n=1, cutoff=0.5)
     return ErrorDetail(
         path="type",
-        message=f"unknown granularity type {kind!r}. Use one of: {', '.join(names)}.",
+        message=f"unknown granularity type {excerpt(kind)}. Use one of: {', '.join(names)}.",
         value=kind,
         expected=names,
         suggestion=close[0] if close else None,
@@ -197,7 +201,7 @@ def _unknown_field(cls: type, key: object, allowed: list[str]) -> ErrorDetail:
     accepted = ", ".join(allowed) if allowed else "no other keys"
     return ErrorDetail(
         path=str(key),
-        message=f"{cls.type} granularity does not take {key!r}; it accepts {accepted}.",
+        message=f"{cls.type} granularity does not take {excerpt(key)}; it accepts {accepted}.",
         value=key,
         expected=tuple(allowed),
         suggestion=close[0] if close else None,

@@ -5,7 +5,8 @@
 - `op_state_spec` takes parameter attribute names and `"*"`.
 - Module type keys: a class, its fully qualified name, or an importable dotted alias.
   Loading never imports arbitrary code: a dotted name resolves only if its module is
-  already imported or lies under `torch.`; anything else is kept as written and matched
+  already imported or lies under `torch.`. A resolved name must be an nn.Module subclass,
+  and a name under `torch.` must resolve. Anything else is kept as written and matched
   by the compiler against the classes found in the model.
 - Name keys (`module_name_configs`, `op_name_config`) are regular expressions,
   full-matched by the compiler; they must compile.
@@ -13,12 +14,16 @@
 
 from __future__ import annotations
 
-import importlib
 import re
-import sys
 from collections.abc import Mapping
 
 from quantplan.errors import ConfigError, ErrorDetail
+from quantplan.quantization.fields import excerpt
+from quantplan.quantization.type_keys import (
+    lookup_dotted,
+    not_a_module_detail,
+    torch_typo_detail,
+)
 
 __all__ = [
     "INDEX_SPEC_FIELDS",
@@ -45,7 +50,7 @@ def normalize_index_key(key: object) -> int | str:
         ErrorDetail(
             path="",
             message=(
-                f"invalid key {key!r}: keys here are input/output positions (0, 1, ...) "
+                f"invalid key {excerpt(key)}: keys here are input/output positions (0, 1, ...) "
                 'or "*" for all of them.'
             ),
             value=key,
@@ -62,7 +67,7 @@ def normalize_state_key(key: object) -> str:
         ErrorDetail(
             path="",
             message=(
-                f"invalid op_state_spec key {key!r}: use a parameter attribute name such as "
+                f"invalid op_state_spec key {excerpt(key)}: use a parameter attribute name such as "
                 '"weight" or "bias", or "*" for every floating-point parameter.'
             ),
             value=key,
@@ -78,7 +83,7 @@ def normalize_name_key(key: object) -> str:
                 path="",
                 message=(
                     f"name keys are strings (regular expressions), "
-                    f"got {type(key).__name__} {key!r}; quote it."
+                    f"got {type(key).__name__} {excerpt(key)}; quote it."
                 ),
                 value=key,
             )
@@ -90,7 +95,8 @@ def normalize_name_key(key: object) -> str:
             ErrorDetail(
                 path="",
                 message=(
-                    f"invalid regular expression {key!r}: {error}. Name keys are full-matched "
+                    f"invalid regular expression {excerpt(key)}: "
+                    f"{error}. Name keys are full-matched "
                     "regular expressions; escape literal dots and brackets with a backslash."
                 ),
                 value=key,
@@ -108,31 +114,10 @@ def resolve_module_class(name: str) -> type | None:
     """Resolve a dotted name to an nn.Module subclass without importing arbitrary code."""
     import torch.nn as nn
 
-    module_name, _, attribute = name.rpartition(".")
-    while module_name:
-        module = sys.modules.get(module_name)
-        if module is None and (module_name == "torch" or module_name.startswith("torch.")):
-            try:
-                module = importlib.import_module(module_name)
-            except ImportError:
-                module = None
-        if module is not None:
-            target = _walk_attributes(module, attribute)
-            if isinstance(target, type) and issubclass(target, nn.Module):
-                return target
-            return None
-        module_name, _, head = module_name.rpartition(".")
-        attribute = f"{head}.{attribute}"
+    target = lookup_dotted(name).target
+    if isinstance(target, type) and issubclass(target, nn.Module):
+        return target
     return None
-
-
-def _walk_attributes(root: object, dotted: str) -> object | None:
-    target = root
-    for part in dotted.split("."):
-        target = getattr(target, part, None)
-        if target is None:
-            return None
-    return target
 
 
 def normalize_module_type_key(key: object) -> str:
@@ -145,10 +130,15 @@ def normalize_module_type_key(key: object) -> str:
         raise ConfigError(_bad_type_key(key))
     if not isinstance(key, str) or not key.strip():
         raise ConfigError(_bad_type_key(key))
-    if "." in key:
-        cls = resolve_module_class(key)
-        if cls is not None:
-            return class_key(cls)
+    if "." not in key:
+        return key
+    lookup = lookup_dotted(key)
+    if lookup.target is not None:
+        if isinstance(lookup.target, type) and issubclass(lookup.target, nn.Module):
+            return class_key(lookup.target)
+        raise ConfigError(not_a_module_detail(key, lookup.target))
+    if lookup.under_torch:
+        raise ConfigError(torch_typo_detail(key, lookup))
     return key
 
 
@@ -156,7 +146,8 @@ def _bad_type_key(key: object) -> ErrorDetail:
     return ErrorDetail(
         path="",
         message=(
-            f"invalid module type key {key!r}: use an nn.Module subclass or its name, such as "
+            f"invalid module type key {excerpt(key)}: use "
+            "an nn.Module subclass or its name, such as "
             "torch.nn.modules.linear.Linear or Linear."
         ),
         value=key,
@@ -169,7 +160,7 @@ def check_mapping(value: object, what: str) -> Mapping:
         raise ConfigError(
             ErrorDetail(
                 path="",
-                message=f"{what} must be a mapping, got {type(value).__name__} {value!r}.",
+                message=f"{what} must be a mapping, got {type(value).__name__} {excerpt(value)}.",
                 value=value,
             )
         )

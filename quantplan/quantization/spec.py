@@ -9,6 +9,7 @@ cross-field rule, then raises one ConfigError that lists all problems.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +28,7 @@ from quantplan.quantization.calculators import (
     StaticQParamsCalculator,
 )
 from quantplan.quantization.dtypes import ElementType, element_type, normalize_scale_dtype
-from quantplan.quantization.fields import reject_unknown_keywords
+from quantplan.quantization.fields import excerpt, reject_unknown_keywords
 from quantplan.quantization.granularity import (
     Granularity,
     PerBlockGranularity,
@@ -93,7 +94,10 @@ def _enum_value(enum_cls: type[enum.Enum], field: str) -> Callable[[object], enu
         raise ConfigError(
             ErrorDetail(
                 path=field,
-                message=f"invalid {field} {value!r}. Use one of: {', '.join(names)} (lower case).",
+                message=(
+                    f"invalid {field} {excerpt(value)}. Use "
+                    f"one of: {', '.join(names)} (lower case)."
+                ),
                 value=value,
                 expected=tuple(names),
                 suggestion=suggestion,
@@ -109,7 +113,7 @@ def _float_range(value: object) -> tuple[float | None, float | None]:
         raise ConfigError(
             ErrorDetail(
                 path="float_range",
-                message=f"invalid float_range {value!r}: {problem}",
+                message=f"invalid float_range {excerpt(value)}: {problem}",
                 value=value,
             )
         )
@@ -125,6 +129,8 @@ def _float_range_problem(value: object) -> str | None:
         for bound in value
     ):
         return "each entry must be a number or null."
+    if any(bound is not None and not _is_finite(bound) for bound in value):
+        return "each entry must be a finite number or null; NaN and infinity are not allowed."
     low, high = value
     if low is not None and low > 0:
         return "min must be <= 0, because the range always contains zero."
@@ -133,6 +139,13 @@ def _float_range_problem(value: object) -> str | None:
     if low is not None and high is not None and not low < high:
         return "min must be smaller than max."
     return None
+
+
+def _is_finite(bound: float) -> bool:
+    try:
+        return math.isfinite(bound)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {

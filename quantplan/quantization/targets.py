@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from quantplan.errors import ConfigError, ErrorDetail
+from quantplan.quantization.fields import excerpt
 from quantplan.quantization.keys import (
     normalize_module_type_key,
     normalize_name_key,
@@ -33,7 +34,8 @@ def split_targets(targets: tuple[object, ...]) -> tuple[list[str], list[str]]:
                     ErrorDetail(
                         path="",
                         message=(
-                            f"invalid target {target!r}: use an nn.Module class or a module name."
+                            f"invalid target {excerpt(target)}: use "
+                            "an nn.Module class or a module name."
                         ),
                         value=target,
                     )
