@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 
+from quantplan.commands._errors import CommandError
 from quantplan.errors import ConfigError, PlanError, UnsupportedError
 
 __all__ = ["main"]
@@ -34,15 +35,28 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.add_parser(subparsers)
+    parser.set_defaults(subcommand_parsers=subparsers.choices)
     return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse `argv`; an unknown option is reported with its subcommand's usage (exit 2)."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        subcommand = args.subcommand_parsers.get(args.command, parser)
+        subcommand.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; user mistakes never show a traceback."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     try:
         return int(args.handler(args))
+    except CommandError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
     except (ConfigError, PlanError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -44,10 +44,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compile and write the plan; errors propagate to the CLI, which prints them and exits 1."""
-    from quantplan.commands._model_ref import load_model_reference
+    from quantplan.commands._errors import check_output_file
+    from quantplan.commands._model_ref import check_reference, load_model_reference
     from quantplan.compiler.compile import compile_plan
     from quantplan.quantization.config import QuantizerConfig
 
+    check_reference(args.model)
+    check_output_file(args.output)
     config = QuantizerConfig.from_yaml(args.config)
     model, example_inputs = load_model_reference(args.model)
     plan = compile_plan(model, example_inputs, config, execution_mode=args.mode, strict=args.strict)

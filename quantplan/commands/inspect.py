@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from quantplan.commands._model_ref import MODEL_REFERENCE_HELP, is_model_reference
+from quantplan.commands._model_ref import MODEL_REFERENCE_HELP
 
 __all__ = ["add_parser", "run"]
 
@@ -37,12 +36,6 @@ def run(args: argparse.Namespace) -> int:
     from quantplan.commands._model_ref import load_model_reference
     from quantplan.inspection import ModelInspector
 
-    if not is_model_reference(args.model):
-        print(
-            f"error: --model {args.model!r} is invalid: expected package.module:callable",
-            file=sys.stderr,
-        )
-        return 2
     model, example_inputs = load_model_reference(args.model)
     config = _load_config(args.config) if args.config else None
     inspector = ModelInspector(model, example_inputs, execution_mode=args.mode, config=config)

@@ -36,7 +36,13 @@ __all__ = ["dumps_canonical", "entry_to_data", "plan_from_data", "plan_from_file
 
 
 def dumps_canonical(data: Any) -> str:
-    """Serialize JSON data canonically (sorted keys, 2-space indent, trailing newline)."""
+    """Serialize JSON data canonically (sorted keys, 2-space indent, trailing newline).
+
+    A NaN or infinite float raises PlanError naming its path.
+    """
+    from quantplan.plan.finite import check_finite_data
+
+    check_finite_data(data)
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 

@@ -60,7 +60,13 @@ def _optional_tuple(value: Any) -> tuple | None:
 
 
 def _json_data(value: Any) -> Any:
-    """Copy `value` as plain JSON data (lists, string keys), so equality survives a round trip."""
+    """Copy `value` as plain JSON data (lists, string keys), so equality survives a round trip.
+
+    A NaN or infinite float raises PlanError naming it, because plan JSON cannot hold one.
+    """
+    from quantplan.plan.finite import check_finite_data
+
+    check_finite_data(value)
     return json.loads(json.dumps(value, allow_nan=False))
 
 
@@ -368,7 +374,12 @@ class Plan:
         """Write the canonical JSON to `path` atomically (temporary file + rename)."""
         from quantplan.plan.io import atomic_write_text
 
-        atomic_write_text(path, self.to_json())
+        text = self.to_json()
+        try:
+            atomic_write_text(path, text)
+        except OSError as error:
+            message = f"cannot write the plan to {str(path)!r}: {error.strerror or error}. Choose a writable file path."
+            raise PlanError(ErrorDetail(path=str(path), message=message, value=str(path))) from None
 
     @classmethod
     def load(cls, path: str | Path) -> Plan:

@@ -14,11 +14,17 @@ INT4_BLOCK = {"dtype": "int4", "granularity": {"type": "per_block", "block_size"
 FLOAT_ACTIVATIONS = {"op_input_spec": None, "op_output_spec": None}
 NULL_FIRST = {
     "global_config": FLOAT_ACTIVATIONS,
-    "module_name_configs": {"f.*": None, ".*1": {**FLOAT_ACTIVATIONS, "op_state_spec": {"weight": INT4_BLOCK}}},
+    "module_name_configs": {
+        "f.*": None,
+        ".*1": {**FLOAT_ACTIVATIONS, "op_state_spec": {"weight": INT4_BLOCK}},
+    },
 }
 NULL_LAST = {
     "global_config": FLOAT_ACTIVATIONS,
-    "module_name_configs": {".*1": {**FLOAT_ACTIVATIONS, "op_state_spec": {"weight": INT4_BLOCK}}, "f.*": None},
+    "module_name_configs": {
+        ".*1": {**FLOAT_ACTIVATIONS, "op_state_spec": {"weight": INT4_BLOCK}},
+        "f.*": None,
+    },
 }
 WINNER = 'module_name_configs[".*1"]'
 

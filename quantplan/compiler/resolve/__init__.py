@@ -31,6 +31,7 @@ from quantplan.compiler.resolve.shared import shared_groups
 from quantplan.compiler.resolve.usage import collect_usage
 from quantplan.errors import ErrorDetail, PlanError
 from quantplan.plan.config_order import config_to_plan_data
+from quantplan.plan.finite import check_finite_data
 from quantplan.plan.fingerprint import config_fingerprint, structure_fingerprint
 from quantplan.plan.model import CaptureMeta, ConfigMeta, ModelMeta, Plan
 from quantplan.plan.summary import summarize
@@ -72,6 +73,7 @@ def resolve(graph: ModelGraph, config: QuantizerConfig, *, strict: bool = False,
         raise PlanError([_strict_error(diagnostic) for diagnostic in findings.strict_errors])
 
     normalized = config_to_plan_data(config.to_dict())
+    check_finite_data(normalized, "config", "$.config.normalized")
     return Plan(
         model=_model_meta(graph),
         config=ConfigMeta(fingerprint=config_fingerprint(normalized), normalized=normalized),

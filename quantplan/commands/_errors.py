@@ -1,0 +1,42 @@
+"""Command-line errors that are not about a config or a plan: bad references and output paths."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["CommandError", "check_output_file"]
+
+
+class CommandError(Exception):
+    """An error that the CLI prints as one `error:` line before exiting with `exit_code`.
+
+    The exit code is 1 for invalid input and 2 for a usage error.
+    """
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def check_output_file(path: str, option: str = "-o") -> None:
+    """Raise CommandError unless `path` can be written as a file.
+
+    The path must not be a directory, and its parent folder must exist and be writable.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise CommandError(
+            f"{option} {path!r} is a directory; give a file path, "
+            f"such as {str(target / 'plan.json')!r}."
+        )
+    parent = target.parent
+    if not parent.is_dir():
+        raise CommandError(
+            f"{option} {path!r}: folder {str(parent)!r} does not exist; "
+            "create it or choose another path."
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CommandError(
+            f"{option} {path!r}: folder {str(parent)!r} is not writable; choose another path."
+        )
