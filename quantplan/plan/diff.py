@@ -193,7 +193,28 @@ def _notes(old: Plan, new: Plan) -> list[str]:
     notes = [_note(name, values) for name, values in fields.items() if values[0] != values[1]]
     if old.diagnostics != new.diagnostics:
         notes.append(f"diagnostics: {len(old.diagnostics)} -> {len(new.diagnostics)}")
+        removed = _missing(old.diagnostics, new.diagnostics)
+        added = _missing(new.diagnostics, old.diagnostics)
+        notes += [f"diagnostic removed: {_describe_diagnostic(item)}" for item in removed]
+        notes += [f"diagnostic added: {_describe_diagnostic(item)}" for item in added]
     return notes
+
+
+def _missing(items, others) -> list:
+    """Return the items of `items` not in `others`, counting repeats, in their original order."""
+    remaining = list(others)
+    missing = []
+    for item in items:
+        if item in remaining:
+            remaining.remove(item)
+        else:
+            missing.append(item)
+    return missing
+
+
+def _describe_diagnostic(diagnostic) -> str:
+    rule = f" (rule {diagnostic.rule})" if diagnostic.rule else ""
+    return f"{diagnostic.severity} [{diagnostic.code}]{rule}: {diagnostic.message}"
 
 
 def _note(name: str, values: tuple) -> str:
