@@ -3,7 +3,7 @@
 Steps, in this order, so that nothing changes unless everything fits:
 1. reject a model that already carries a plan;
 2. capture the model again from the plan's input signature (or `example_inputs`); graph mode
-   exports once more with a dynamic batch dimension when the plan declares no dynamic shapes;
+   may export once more (`fake.runtime_export`) for a dynamic batch and module signatures;
 3. check the capture against the plan's structure fingerprint (PlanMismatchError lists changes);
 4. build one quantizer per site (`fake.sites.plan_sites`) and check every weight is finite;
 5. attach them: a new GraphModule for graph-mode plans, the user's module in place for eager;
@@ -28,9 +28,10 @@ from quantplan.compiler.capture import (
 )
 from quantplan.errors import ErrorDetail, PlanError
 from quantplan.plan.model import Plan
-from quantplan.runtime.fake.batch import guard_input_shapes, recapture_with_dynamic_batch
+from quantplan.runtime.fake.batch import guard_input_shapes
 from quantplan.runtime.fake.control import attach_quantizer_list, is_prepared, set_observers
 from quantplan.runtime.fake.quantizer import FakeQuantizer
+from quantplan.runtime.fake.runtime_export import export_for_runtime
 from quantplan.runtime.fake.sites import Site, plan_sites
 from quantplan.runtime.frozen import assign_qparams, load_qparams
 from quantplan.runtime.stale import check_plan_matches
@@ -77,10 +78,14 @@ def _apply_fake(model: nn.Module, plan: Plan, frozen, example_inputs: Any) -> nn
     quantizers = [_build_quantizer(site) for site in sites]
     _check_weights_finite(model, sites)
     if plan.model.execution_mode == "graph":
-        runtime = captured
-        if not plan.model.inputs.get("dynamic_shapes"):
-            runtime = recapture_with_dynamic_batch(model, captured, example_inputs)
-        prepared = _apply_graph(runtime, sites, quantizers, model.training)
+        program = export_for_runtime(
+            model,
+            captured,
+            example_inputs,
+            dynamic_batch=not plan.model.inputs.get("dynamic_shapes"),
+            boundary_modules=tuple(sorted({site.location.target for site in sites if site.location.kind.startswith("module_")})),
+        )
+        prepared = _apply_graph(program, captured.graph, sites, quantizers, model.training)
     else:
         from quantplan.runtime.fake.eager_mode import install_eager
 
@@ -148,13 +153,14 @@ def _check_weights_finite(model: nn.Module, sites: list[Site]) -> None:
         raise PlanError(problems)
 
 
-def _apply_graph(captured, sites: list[Site], quantizers: list[FakeQuantizer], training: bool) -> nn.Module:
+def _apply_graph(program, graph, sites: list[Site], quantizers: list[FakeQuantizer], training: bool) -> nn.Module:
     from quantplan.runtime.fake.graph_mode import insert_quantizers
     from quantplan.runtime.fake.train_eval import allow_train_eval
 
-    module = captured.exported.module()
+    module = program.module()
     guard_input_shapes(module)
-    insert_quantizers(module, sites, quantizers, captured.graph)
+    signatures = {entry.fqn: entry.signature for entry in program.module_call_graph if entry.signature is not None}
+    insert_quantizers(module, sites, quantizers, graph, signatures=signatures)
     allow_train_eval(module)
     module.train(training)
     return module

@@ -1,57 +1,17 @@
-"""A dynamic batch dimension for graph-mode prepared models.
+"""Input-shape errors of graph-mode prepared models.
 
-torch.export guards every input shape, so a GraphModule exported on a batch of 8 rejects a
-calibration batch of 4. When the plan declares no `dynamic_shapes`, apply exports the model
-a second time with dimension 0 of every positional tensor input set to `Dim.AUTO`. torch
-keeps that dimension dynamic where the model allows it and specializes it otherwise, which
-it always does for an example batch of 1. That export serves the runtime only if it has every op of the plan's
-capture, with the same type and inputs; the plan's static capture still checks the model.
-A batch size the graph still cannot take raises PlanError naming `dynamic_shapes`.
+torch.export guards the input shapes it did not make dynamic (see `runtime_export`), and
+its guard raises a bare AssertionError. `ShapeGuard` turns that into a PlanError that names
+`dynamic_shapes`, the way to declare the dimensions that vary.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 from torch import nn
-from torch.export import Dim
 
-from quantplan.compiler.capture import capture_model
-from quantplan.compiler.capture.signature import split_example_inputs
-from quantplan.compiler.graph import ModelGraph
 from quantplan.errors import ErrorDetail, PlanError
 
-__all__ = ["ShapeGuard", "guard_input_shapes", "recapture_with_dynamic_batch"]
-
-
-def recapture_with_dynamic_batch(model: nn.Module, captured, example_inputs: Any):
-    """Return a capture of `model` with a dynamic batch dimension, or `captured` if none fits."""
-    args, kwargs = split_example_inputs(example_inputs)
-    if kwargs or not any(isinstance(value, torch.Tensor) and value.dim() > 0 for value in args):
-        # TODO: keyword and nested tensor inputs keep the static batch size of the example.
-        return captured
-    dynamic_shapes = tuple(
-        {0: Dim.AUTO} if isinstance(value, torch.Tensor) and value.dim() > 0 else None
-        for value in args
-    )
-    try:
-        dynamic = capture_model(model, args, mode="graph", dynamic_shapes=dynamic_shapes)
-    except PlanError:
-        return captured
-    return dynamic if _same_ops(captured.graph, dynamic.graph) else captured
-
-
-def _same_ops(static: ModelGraph, dynamic: ModelGraph) -> bool:
-    """Check that every op of `static` is in `dynamic` with the same type and producers."""
-    ops = {op.name: op for op in dynamic.ops}
-    for op in static.ops:
-        match = ops.get(op.name)
-        if match is None or match.type != op.type or match.input_producers != op.input_producers:
-            return False
-        if len(match.inputs) != len(op.inputs) or len(match.outputs) != len(op.outputs):
-            return False
-    return True
+__all__ = ["ShapeGuard", "guard_input_shapes"]
 
 
 class ShapeGuard(nn.Module):

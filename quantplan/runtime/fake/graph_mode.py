@@ -2,8 +2,9 @@
 
 Weights are quantized right after their `get_attr` node, so the quantizer sees the whole
 parameter before any view. Op inputs are quantized just before the op, op outputs right
-after it. Module boundary outputs sit after the module's last op; boundary inputs are
-supported for modules whose forward takes one tensor.
+after it. Module boundaries use the module's call signature from torch.export
+(`preserve_module_call_signature`), which names the graph node of each forward argument
+and output; without one, only modules with one tensor input and output are supported.
 """
 
 from __future__ import annotations
@@ -21,10 +22,22 @@ __all__ = ["CONTAINER", "insert_quantizers"]
 CONTAINER = "quantplan_quantizers"
 
 
-def insert_quantizers(module: fx.GraphModule, sites: list[Site], quantizers: list[FakeQuantizer], graph: ModelGraph) -> None:
-    """Attach one quantizer per site to `module`; every site is located before any change."""
+def insert_quantizers(
+    module: fx.GraphModule,
+    sites: list[Site],
+    quantizers: list[FakeQuantizer],
+    graph: ModelGraph,
+    *,
+    signatures: dict | None = None,
+) -> None:
+    """Attach one quantizer per site to `module`; every site is located before any change.
+
+    `signatures` maps module paths to torch.export `ModuleCallSignature`s.
+    """
     state = parameter_derived_nodes(module)
-    actions = [_locate(module, site, graph, state) for site in sites]
+    signatures = signatures or {}
+    _reject_aliased_boundaries(module, sites, signatures)
+    actions = [_locate(module, site, graph, state, signatures) for site in sites]
     container = nn.ModuleDict()
     module.add_module(CONTAINER, container)
     for number, (action, quantizer) in enumerate(zip(actions, quantizers, strict=True)):
@@ -35,8 +48,12 @@ def insert_quantizers(module: fx.GraphModule, sites: list[Site], quantizers: lis
     module.recompile()
 
 
-def _locate(module: fx.GraphModule, site: Site, graph: ModelGraph, state: set[fx.Node]):
+def _locate(
+    module: fx.GraphModule, site: Site, graph: ModelGraph, state: set[fx.Node], signatures: dict
+):
     kind = site.location.kind
+    if kind.startswith("module_") and _signature_node(module, site, signatures) is not None:
+        return _boundary_action(module, site, _signature_node(module, site, signatures))
     if kind == "param":
         return _param_action(module, site)
     if kind == "op_input":
@@ -147,8 +164,10 @@ def _module_output_action(module: fx.GraphModule, site: Site, graph: ModelGraph)
     call = _module_call(graph, site)
     if call.last_op is None or len(call.outputs) != 1:
         raise UnsupportedError(
-            f"{site.key}: graph-mode module output quantization needs a module with one tensor output "
-            f"produced by a recorded op; {call.path} has {len(call.outputs)}. Use an eager-mode plan."
+            f"{site.key}: torch.export could not preserve the call signature of {call.path} "
+            "(a later call of a reused module, or an export that fails with it), and without it "
+            f"graph mode supports one tensor output produced by a recorded op; {call.path} has "
+            f"{len(call.outputs)}. Use an eager-mode plan."
         )
     return _output_action(_node(module, call.last_op, site), site)
 
@@ -156,10 +175,11 @@ def _module_output_action(module: fx.GraphModule, site: Site, graph: ModelGraph)
 def _module_input_action(module: fx.GraphModule, site: Site, graph: ModelGraph, state: set[fx.Node]):
     call = _module_call(graph, site)
     if call.first_op is None or len(call.inputs) != 1:
-        # TODO: map forward argument positions to graph nodes for multi-input modules.
         raise UnsupportedError(
-            f"{site.key}: graph-mode module input quantization supports modules with one tensor "
-            f"argument; {call.path} has {len(call.inputs)}. Use an eager-mode plan for this config."
+            f"{site.key}: torch.export could not preserve the call signature of {call.path} "
+            "(a later call of a reused module, or an export that fails with it), and without it "
+            f"graph mode supports one tensor argument; {call.path} has {len(call.inputs)}. "
+            "Use an eager-mode plan for this config."
         )
     first = _node(module, call.first_op, site)
     slots = activation_slots(first, state)
@@ -181,3 +201,62 @@ def _module_input_action(module: fx.GraphModule, site: Site, graph: ModelGraph, 
 def _inside(node: fx.Node, path: str) -> bool:
     stack = node.meta.get("nn_module_stack") or {}
     return any(entry[0] == path for entry in stack.values())
+
+
+def _signature_node(module: fx.GraphModule, site: Site, signatures: dict) -> fx.Node | None:
+    """Return the graph node of a boundary site from its module's call signature, if recorded."""
+    signature = signatures.get(site.location.target)
+    if signature is None or site.location.call_site != 0:
+        return None
+    arguments = signature.inputs if site.location.kind == "module_input" else signature.outputs
+    # NOTE: signature entries are the flattened (args, kwargs) leaves, so a forward argument
+    # position equals its entry index only while earlier arguments are single values, not
+    # lists or dicts.
+    index = site.location.index
+    name = getattr(arguments[index], "name", None) if index < len(arguments) else None
+    if not name:
+        return None
+    for node in module.graph.nodes:
+        if node.name == name:
+            return node
+    return None
+
+
+def _boundary_action(module: fx.GraphModule, site: Site, node: fx.Node):
+    path = site.location.target
+    if site.location.kind == "module_output":
+        return lambda target: _quantize_after(module, node, target)
+
+    def insert(target: str) -> None:
+        users = [user for user in node.users if _inside(user, path)]
+        with module.graph.inserting_after(node):
+            quantized = module.graph.call_module(target, (node,))
+        quantized.meta = dict(node.meta)
+        for user in users:
+            user.replace_input_with(node, quantized)
+
+    return insert
+
+
+def _reject_aliased_boundaries(module: fx.GraphModule, sites: list[Site], signatures: dict) -> None:
+    """Raise UnsupportedError when two quantized inputs of one module call are one graph node.
+
+    A call such as `attention(x, x, x)` passes one tensor at several positions. Eager mode
+    quantizes each position on its own, but in the graph they are one node whose uses
+    inside the module cannot be distinguished.
+    """
+    seen: dict[tuple[str, str], int] = {}
+    for site in sites:
+        if site.location.kind != "module_input":
+            continue
+        node = _signature_node(module, site, signatures)
+        if node is None:
+            continue
+        first = seen.setdefault((site.location.target, node.name), site.location.index)
+        if first != site.location.index:
+            raise UnsupportedError(
+                f"{site.key}: inputs {first} and {site.location.index} of module "
+                f"{site.location.target} are the same tensor ({node.name}) in the graph, so "
+                "graph mode cannot quantize them separately. Quantize only one of these "
+                "positions, or use an eager-mode plan."
+            )
