@@ -18,8 +18,8 @@ from quantplan.loading.positioned import PositionedDict
 
 __all__ = ["MAX_NODES", "YamlConverter", "show_tag"]
 
-# Far above any real config (a large one has a few thousand nodes), low enough that
-# walking this many nodes takes well under a second.
+# Far above any real config (an estimate: a large one has a few thousand nodes), and low
+# enough that validating a document of this size stays within seconds.
 MAX_NODES = 100_000
 
 _CORE_PREFIX = "tag:yaml.org,2002:"
@@ -35,7 +35,7 @@ def show_tag(tag: str) -> str:
 
 
 class YamlConverter:
-    """Turns one parsed document into plain types, keeping positions and rejecting tags."""
+    """Converter of one parsed document into plain types that keep positions, rejecting tags."""
 
     def __init__(self, file: str | None, problems: list[ErrorDetail]):
         self.file = file
@@ -80,8 +80,13 @@ class YamlConverter:
 
     def _fill_mapping(self, node: CommentedMap, result: PositionedDict, path: tuple) -> None:
         for key, value in node.items():
-            plain_key = plain_scalar(key)
             location = node.lc.data.get(key)
+            plain_key = plain_scalar(key)
+            if isinstance(key, TaggedScalar):
+                key_position = self.position(location[0], location[1]) if location else None
+                plain_key = self._tagged_scalar(key, (*path, key.value), key_position)
+                if plain_key is None:
+                    continue
             value_position = None
             if location:
                 result.key_positions[plain_key] = self.position(location[0], location[1])
@@ -153,7 +158,7 @@ class YamlConverter:
 
 
 def plain_scalar(value: Any) -> Any:
-    """Return a ruamel scalar as the plain bool, int, float or str it stands for."""
+    """Return a ruamel scalar as a plain bool, int, float or str."""
     # ruamel returns subclasses (ScalarFloat, ScalarBoolean, ...) that must not leak into configs.
     if isinstance(value, bool) or value is None:
         return value

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import attrs
 
 from quantplan.errors import ConfigError, ErrorDetail
+from quantplan.quantization.arguments import argument_errors
 from quantplan.quantization.fields import excerpt, reject_unknown_keywords
 from quantplan.quantization.keys import (
     check_mapping,
@@ -86,8 +87,7 @@ def _spec_value(value: object) -> QuantizationSpec | None:
         ErrorDetail(
             path="",
             message=(
-                "expected a QuantizationSpec or None, got "
-                f"{type(value).__name__} {excerpt(value)}."
+                f"expected a QuantizationSpec or None, got {type(value).__name__} {excerpt(value)}."
             ),
             value=value,
         )
@@ -129,7 +129,9 @@ def _keyed_map(
                 result[key] = convert_value(item)
                 originals[key] = raw_key
             except ConfigError as error:
-                problems += [detail.with_prefix(_path_key(key)) for detail in error.errors]
+                # Paths show the key as written, except positions, which show as integers.
+                shown = _path_key(key if isinstance(key, int) else raw_key)
+                problems += [detail.with_prefix(shown) for detail in error.errors]
         if problems:
             raise ConfigError(problems)
         return result
@@ -167,12 +169,21 @@ def _optional_instance(cls_name: str) -> Callable[[object], object]:
             ErrorDetail(
                 path="",
                 message=(
-                    f"expected a {cls_name} or None, got "
-                    f"{type(value).__name__} {excerpt(value)}."
+                    f"expected a {cls_name} or None, got {type(value).__name__} {excerpt(value)}."
                 ),
                 value=value,
             )
         )
+
+    return convert
+
+
+def _prefixed(converter: Callable[[object], object], prefix: str) -> Callable[[object], object]:
+    def convert(value: object) -> object:
+        try:
+            return converter(value)
+        except ConfigError as error:
+            raise error.with_prefix(prefix) from None
 
     return convert
 
@@ -272,18 +283,25 @@ class _TensorGroups:
         return self._defaulted
 
 
+@argument_errors
 @attrs.define(eq=True, init=False, on_setattr=_track_assignment)
 class OpQuantizerConfig(_TensorGroups):
     """Specs for the tensors of ops matched by an op type or op name."""
 
     op_input_spec: SpecMap | None = attrs.field(
-        default=OMITTED, converter=_index_spec_map, metadata=_describe(_INPUT_HELP)
+        default=OMITTED,
+        converter=_prefixed(_index_spec_map, "op_input_spec"),
+        metadata=_describe(_INPUT_HELP),
     )
     op_output_spec: SpecMap | None = attrs.field(
-        default=OMITTED, converter=_index_spec_map, metadata=_describe(_OUTPUT_HELP)
+        default=OMITTED,
+        converter=_prefixed(_index_spec_map, "op_output_spec"),
+        metadata=_describe(_OUTPUT_HELP),
     )
     op_state_spec: SpecMap | None = attrs.field(
-        default=OMITTED, converter=_state_spec_map, metadata=_describe(_STATE_HELP)
+        default=OMITTED,
+        converter=_prefixed(_state_spec_map, "op_state_spec"),
+        metadata=_describe(_STATE_HELP),
     )
     _defaulted: frozenset[str] = attrs.field(init=False, eq=False, repr=False, factory=frozenset)
 
@@ -317,8 +335,7 @@ def _op_type_key(key: object) -> str:
         ErrorDetail(
             path="",
             message=(
-                f"invalid op type key {excerpt(key)}: use "
-                "a name such as 'linear' or 'softmax'."
+                f"invalid op type key {excerpt(key)}: use a name such as 'linear' or 'softmax'."
             ),
             value=key,
         )
@@ -330,6 +347,7 @@ _op_type_map = _keyed_map(
 )
 
 
+@argument_errors
 @attrs.define(eq=True, init=False, on_setattr=_track_assignment)
 class ModuleQuantizerConfig(_TensorGroups):
     """Specs for every op inside a module scope, with per-op-type and per-op-name overrides.
@@ -340,25 +358,39 @@ class ModuleQuantizerConfig(_TensorGroups):
     """
 
     op_input_spec: SpecMap | None = attrs.field(
-        default=OMITTED, converter=_index_spec_map, metadata=_describe(_INPUT_HELP)
+        default=OMITTED,
+        converter=_prefixed(_index_spec_map, "op_input_spec"),
+        metadata=_describe(_INPUT_HELP),
     )
     op_output_spec: SpecMap | None = attrs.field(
-        default=OMITTED, converter=_index_spec_map, metadata=_describe(_OUTPUT_HELP)
+        default=OMITTED,
+        converter=_prefixed(_index_spec_map, "op_output_spec"),
+        metadata=_describe(_OUTPUT_HELP),
     )
     op_state_spec: SpecMap | None = attrs.field(
-        default=OMITTED, converter=_state_spec_map, metadata=_describe(_STATE_HELP)
+        default=OMITTED,
+        converter=_prefixed(_state_spec_map, "op_state_spec"),
+        metadata=_describe(_STATE_HELP),
     )
     op_type_config: dict[str, OpQuantizerConfig | None] = attrs.field(
-        factory=dict, converter=_op_type_map, metadata=_describe(_OP_TYPE_HELP)
+        factory=dict,
+        converter=_prefixed(_op_type_map, "op_type_config"),
+        metadata=_describe(_OP_TYPE_HELP),
     )
     op_name_config: dict[str, OpQuantizerConfig | None] = attrs.field(
-        factory=dict, converter=_op_name_map, metadata=_describe(_OP_NAME_HELP)
+        factory=dict,
+        converter=_prefixed(_op_name_map, "op_name_config"),
+        metadata=_describe(_OP_NAME_HELP),
     )
     module_input_spec: SpecMap | None = attrs.field(
-        default=None, converter=_index_spec_map, metadata=_describe(_MODULE_INPUT_HELP)
+        default=None,
+        converter=_prefixed(_index_spec_map, "module_input_spec"),
+        metadata=_describe(_MODULE_INPUT_HELP),
     )
     module_output_spec: SpecMap | None = attrs.field(
-        default=None, converter=_index_spec_map, metadata=_describe(_MODULE_OUTPUT_HELP)
+        default=None,
+        converter=_prefixed(_index_spec_map, "module_output_spec"),
+        metadata=_describe(_MODULE_OUTPUT_HELP),
     )
     _defaulted: frozenset[str] = attrs.field(init=False, eq=False, repr=False, factory=frozenset)
 
@@ -440,16 +472,7 @@ _name_configs = _keyed_map(
 )
 
 
-def _prefixed(converter: Callable[[object], object], prefix: str) -> Callable[[object], object]:
-    def convert(value: object) -> object:
-        try:
-            return converter(value)
-        except ConfigError as error:
-            raise error.with_prefix(prefix) from None
-
-    return convert
-
-
+@argument_errors
 @attrs.define(eq=True, init=False, on_setattr=_track_assignment)
 class QuantizerConfig:
     """The whole model's quantization config.
@@ -573,6 +596,19 @@ class QuantizerConfig:
         return self
 
     # Loading and dumping live in quantplan.loading; these are the documented entry points.
+
+    def validate(self) -> QuantizerConfig:
+        """Check the whole config again and raise ConfigError listing every problem; return self.
+
+        Setters and field assignments are checked when they happen, but an in-place edit
+        such as `config.module_name_configs["fc"] = value` is checked only here.
+        """
+        from quantplan.quantization.recheck import recheck_problems
+
+        problems = recheck_problems(self)
+        if problems:
+            raise ConfigError(problems)
+        return self
 
     @classmethod
     def from_yaml(cls, source: Any) -> QuantizerConfig:

@@ -18,6 +18,7 @@ from typing import ClassVar
 import attrs
 
 from quantplan.errors import ConfigError, ErrorDetail
+from quantplan.quantization.arguments import argument_errors
 from quantplan.quantization.fields import excerpt
 
 __all__ = [
@@ -76,6 +77,7 @@ def _check_block_size(instance, attribute, value) -> None:
         )
 
 
+@argument_errors
 @attrs.frozen
 class PerTensorGranularity:
     """One scale for the whole tensor."""
@@ -83,6 +85,7 @@ class PerTensorGranularity:
     type: ClassVar[str] = "per_tensor"
 
 
+@argument_errors
 @attrs.frozen
 class PerChannelGranularity:
     """One scale per index along `axis`; None lets the compiler pick the op's default."""
@@ -95,6 +98,7 @@ class PerChannelGranularity:
     type: ClassVar[str] = "per_channel"
 
 
+@argument_errors
 @attrs.frozen
 class PerBlockGranularity:
     """Blocks of `block_size` consecutive elements along `axis`.

@@ -17,6 +17,7 @@ import attrs
 import torch
 
 from quantplan.errors import ConfigError, ErrorDetail
+from quantplan.quantization.arguments import argument_errors
 from quantplan.quantization.calculators import (
     QPARAM_CALCULATORS,
     RANGE_CALCULATORS,
@@ -160,6 +161,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+@argument_errors
 @attrs.frozen(init=False)
 class QuantizationSpec:
     """How one tensor is quantized.

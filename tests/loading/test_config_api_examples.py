@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from .config_api_doc import python_blocks, run_python, runnable_without_model, twins, yaml_blocks
 
 from quantplan.quantization import QuantizerConfig
+
+from .config_api_doc import python_blocks, run_python, runnable_without_model, twins, yaml_blocks
 
 PYTHON = [block for block in python_blocks() if not block.exempt]
 TWINS = twins()
