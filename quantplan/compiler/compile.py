@@ -34,6 +34,7 @@ def compile_plan(
     """
     if not isinstance(config, QuantizerConfig):
         raise TypeError(f"config must be a QuantizerConfig, got {type(config).__name__}")
+    config.validate()  # in-place edits of the config's maps bypass its setters
     mode = ExecutionMode(str(execution_mode)) if execution_mode is not None else config.execution_mode
     check_finite_weights(model)
     captured = capture_model(
