@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quantplan.compiler.graph import ModelGraph
+
+if TYPE_CHECKING:
+    from quantplan.compiler.registry import OpRegistry
 
 __all__ = ["config_fingerprint", "structure_fingerprint", "structure_record"]
 
@@ -22,18 +25,26 @@ def _digest(data: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def structure_record(graph: ModelGraph) -> dict:
+def structure_record(graph: ModelGraph, registry: OpRegistry | None = None) -> dict:
     """Return the structure that `structure_fingerprint` hashes, as plain JSON data.
 
-    It has op names and types with their module paths and parameter uses, module paths with
-    their classes, and parameter paths (aliases included) with shapes and dtypes. Weight values,
-    activation shapes and the capture method are left out, so a model on the meta device and
-    the same model with trained weights give the same record.
+    It has the ops that a plan can depend on (op types in `registry`, the default registry when
+    None, and every op that consumes a parameter) with their names, types, module paths and
+    parameter uses; module paths with their classes; and parameter paths (aliases included)
+    with shapes and dtypes. Weight values, activation shapes, the capture method and layout ops
+    such as `view` or `contiguous` are left out. So a model on the meta device, where torch.export
+    records `contiguous` copies that it drops on CPU, and the same model with trained weights on
+    CPU give the same record.
     """
+    if registry is None:
+        from quantplan.compiler.registry import default_registry
+
+        registry = default_registry()
     return {
         "ops": [
             [op.name, op.type, op.module, [[use.local_name, use.path] for use in op.params]]
             for op in graph.ops
+            if op.params or registry.get(op.type) is not None
         ],
         "modules": sorted([module.path, module.type] for module in graph.modules),
         "parameters": sorted(
@@ -42,9 +53,12 @@ def structure_record(graph: ModelGraph) -> dict:
     }
 
 
-def structure_fingerprint(graph: ModelGraph) -> str:
-    """Return `sha256:<hex>` over the model's structure (see `structure_record`)."""
-    return _digest(structure_record(graph))
+def structure_fingerprint(graph: ModelGraph, registry: OpRegistry | None = None) -> str:
+    """Return `sha256:<hex>` over the model's structure (see `structure_record`).
+
+    Compile and the runtime's stale-plan check both call this one function.
+    """
+    return _digest(structure_record(graph, registry))
 
 
 def config_fingerprint(normalized: dict) -> str:
