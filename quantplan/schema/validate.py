@@ -16,6 +16,7 @@ from quantplan.errors import ConfigError, ErrorDetail, SourcePosition
 from quantplan.loading import config_problems, read_yaml
 from quantplan.loading.paths import join_attribute, join_key
 from quantplan.loading.source import key_position, value_position
+from quantplan.quantization.fields import MAX_EXCERPT, excerpt
 from quantplan.schema.config_schema import config_schema
 
 __all__ = ["schema_problems", "to_json_data", "validate_config_data", "validate_config_file"]
@@ -70,9 +71,19 @@ def schema_problems(data: Any, file: str | None = None) -> list[ErrorDetail]:
         segments = list(error.absolute_path)
         position = _position(data, segments) or SourcePosition(file, 1, 1)
         problems.append(
-            ErrorDetail(path=_design_path(segments), message=error.message, position=position)
+            ErrorDetail(
+                path=_design_path(segments), message=_short_message(error), position=position
+            )
         )
     return problems
+
+
+def _short_message(error: jsonschema.ValidationError) -> str:
+    # jsonschema starts most messages with the repr of the whole value, which can be huge.
+    shown = repr(error.instance)
+    if error.message.startswith(shown) and len(shown) > MAX_EXCERPT:
+        return excerpt(error.instance) + error.message[len(shown) :]
+    return error.message
 
 
 def to_json_data(data: Any) -> Any:
