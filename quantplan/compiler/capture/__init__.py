@@ -69,10 +69,12 @@ def capture_model(
     args, kwargs = split_example_inputs(example_inputs)
     if mode == "graph":
         from quantplan.compiler.capture.graph_mode import capture_graph
+        from quantplan.compiler.capture.quiet import quiet_torch_logs
 
-        graph, program = capture_graph(
-            model, args, kwargs, strict=strict, dynamic_shapes=dynamic_shapes
-        )
+        with quiet_torch_logs():
+            graph, program = capture_graph(
+                model, args, kwargs, strict=strict, dynamic_shapes=dynamic_shapes
+            )
         return Captured(graph=graph, exported=program)
     if mode == "eager":
         from quantplan.compiler.capture.eager import capture_eager
