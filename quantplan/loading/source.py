@@ -1,7 +1,7 @@
 """Reading YAML into plain Python data that remembers where each key and value was written.
 
 The round-trip loader of ruamel.yaml keeps line/column information and builds no Python
-objects; the converter keeps only mappings, lists and plain scalars and rejects YAML tags. Scalars
+objects. The converter keeps only mappings, lists and plain scalars, and rejects YAML tags. Scalars
 follow YAML 1.2, so `1e-5` is a float. Mappings become `PositionedDict`s, and a mapping
 reached through an alias is the very object built at its anchor, so its positions point
 at the place where the anchored value is written.

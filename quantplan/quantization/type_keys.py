@@ -23,9 +23,9 @@ __all__ = ["DottedLookup", "lookup_dotted", "not_a_module_detail", "torch_typo_d
 class DottedLookup:
     """The result of looking up a dotted name.
 
-    `module_name` is the longest importable prefix (None when no prefix is imported),
-    `target` the object found (None when the rest of the name does not resolve), and
-    `parent` the deepest object reached on the way, whose names a typo is compared with.
+    `module_name` is the longest importable prefix, or None when no prefix is imported.
+    `target` is the object found, or None when the rest of the name does not resolve.
+    `parent` is the deepest object reached on the way; a typo is compared with its names.
     """
 
     module_name: str | None
@@ -38,7 +38,7 @@ class DottedLookup:
 
 
 def lookup_dotted(name: str) -> DottedLookup:
-    """Find the object a dotted name stands for, importing only modules under `torch.`."""
+    """Find the object that a dotted name refers to, importing only modules under `torch.`."""
     module_name, _, attribute = name.rpartition(".")
     while module_name:
         module = sys.modules.get(module_name)
