@@ -13,14 +13,15 @@ class KernelChoice:
 
     `native` is False for emulated paths that dequantize the weight and run a float matmul.
     `reason` says why a faster kernel was not used (empty when the preferred kernel runs).
-    `crossover_m` is the row count above which the op switches to the dequantized bf16 path,
-    or None when it never switches.
+    `crossover_m` is the row count (product of the input's leading dimensions) above which
+    the op runs the kernel named `above_crossover` instead, or None when it never switches.
     """
 
     name: str
     native: bool
     reason: str = ""
     crossover_m: int | None = None
+    above_crossover: str | None = None
 
     def to_json(self) -> dict:
         """Return the JSON record stored in the artifact metadata."""

@@ -26,13 +26,14 @@ from quantplan.runtime.kernels.weight_only import Int4Linear, Int8WeightOnlyLine
 
 __all__ = ["INT4_CROSSOVER_M", "INT8_CROSSOVER_M", "select_linear_kernel"]
 
-# Rows above which the weight-only kernels switch to dequantize + bf16 F.linear; None = never.
-# NOTE: the native kernels lose to a cached bf16 weight from about M=16, but the dequantize
-# path (unpack + rescale per call) measured 10-40x slower than the native kernels at M=16
-# and M=128 (benchmarks/kernels.py, 8 x Linear(4096, 4096), torch 2.13 CPU, 2 shared
-# cores), so no switch pays off until that path gets faster.
-INT4_CROSSOVER_M: int | None = None
-INT8_CROSSOVER_M: int | None = None
+# Rows (M) above which the weight-only kernels switch to `ChunkedIntLinear`. NOTE: measured
+# with 4 x Linear(4096, 4096) in bf16, median of 7 timings, torch 2.13 CPU on 2 cores shared
+# with other jobs (load average 4-7, so each timing varies by up to 2x): int8 native
+# 8.6-10 ms vs chunked 40-140 ms at M=2-4, 64 vs 26 ms at M=8, 100 vs 30 ms at M=16,
+# 1010 vs 126 ms at M=128; int4 native 72 vs 75 ms at M=16, 220 vs 167 ms at M=32 and
+# 640 vs 285 ms at M=128. Re-measure on a quiet machine before relying on the exact value.
+INT4_CROSSOVER_M: int | None = 16
+INT8_CROSSOVER_M: int | None = 4
 
 
 def select_linear_kernel(

@@ -3,7 +3,8 @@
 Both run with bf16 activations (fp32 activations are 10-50x slower in these kernels on
 torch 2.13 CPU) and bf16 scales, so they are not bit-exact: the measured relative L2 error
 against the float32 fake-quant linear is about 0.3% (bf16 activations and scales).
-Above `crossover_m` rows (None: never) the op switches to the dequantized bf16 path.
+Above `crossover_m` rows (None: never) the op switches to `ChunkedIntLinear`, which
+dequantizes 128 output rows at a time and multiplies them in bf16.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import torch
 
 from quantplan.runtime.formats import PackedTensor, unpack_codes
 from quantplan.runtime.kernels.choice import KernelChoice
-from quantplan.runtime.kernels.dequant import DequantLinear
+from quantplan.runtime.kernels.chunked_int import CHUNKED_INT_NAME, ChunkedIntLinear
 
 __all__ = ["INT4_GROUP_SIZES", "Int4Linear", "Int8WeightOnlyLinear", "int4_group_size", "int4pack_for_cpu"]
 
@@ -55,9 +56,9 @@ def _flatten_rows(x: torch.Tensor) -> torch.Tensor:
 
 
 class _WeightOnly:
-    """Shared forward: the native kernel up to `crossover_m` rows, the dequantized path above."""
+    """Shared forward: the native kernel up to `crossover_m` rows, the chunked bf16 path above."""
 
-    fallback: DequantLinear
+    fallback: ChunkedIntLinear
     choice: KernelChoice
 
     def __call__(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -86,8 +87,8 @@ class Int4Linear(_WeightOnly):
         self.group = int4_group_size(packed.block_shape[1])
         self.weight = int4pack_for_cpu(packed, signed=type_min < 0)
         self.scales_and_zeros = self._scales_and_zeros(packed, type_min)
-        self.fallback = DequantLinear(packed, qmin, compute_dtype=torch.bfloat16, name="dequantize+bf16 linear")
-        self.choice = KernelChoice(name=name, native=True, crossover_m=crossover_m)
+        self.fallback = ChunkedIntLinear(packed, qmin)
+        self.choice = KernelChoice(name=name, native=True, crossover_m=crossover_m, above_crossover=CHUNKED_INT_NAME)
 
     def _scales_and_zeros(self, packed: PackedTensor, type_min: int) -> torch.Tensor:
         from quantplan.runtime.formats import unpack_qparams
@@ -114,8 +115,8 @@ class Int8WeightOnlyLinear(_WeightOnly):
 
         self.weight = (unpack_codes(packed) - shift).to(torch.int8).contiguous()
         self.scales = unpack_qparams(packed).scale.reshape(-1).to(torch.bfloat16)
-        self.fallback = DequantLinear(packed, qmin, compute_dtype=torch.bfloat16, name="dequantize+bf16 linear")
-        self.choice = KernelChoice(name="aten._weight_int8pack_mm", native=True, crossover_m=crossover_m)
+        self.fallback = ChunkedIntLinear(packed, qmin)
+        self.choice = KernelChoice(name="aten._weight_int8pack_mm", native=True, crossover_m=crossover_m, above_crossover=CHUNKED_INT_NAME)
 
     def matmul(self, x: torch.Tensor) -> torch.Tensor:
         return torch.ops.aten._weight_int8pack_mm(x, self.weight, self.scales)

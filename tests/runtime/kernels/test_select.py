@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from quantplan.quantization.spec import QuantizationSpec
-from quantplan.runtime.kernels import select_linear_kernel
+from quantplan.runtime.kernels import INT4_CROSSOVER_M, INT8_CROSSOVER_M, select_linear_kernel
 
 from .helpers import packed_weight, reference_linear, relative_error
 
@@ -135,3 +135,40 @@ def test_fp8_chunk_decode_is_exact():
     kernel = select_linear_kernel(packed, spec, None, None, CPU)
     decoded = kernel.decode_rows(0, 200, torch.empty(200, 64, dtype=torch.bfloat16))
     assert torch.equal(decoded, packed.data.to(torch.bfloat16))
+
+
+@pytest.mark.parametrize(
+    ("dtype", "granularity", "crossover"),
+    [("int8", PER_CHANNEL, INT8_CROSSOVER_M), ("int4", _block(32), INT4_CROSSOVER_M), ("uint4", _block(32), INT4_CROSSOVER_M)],
+)
+def test_weight_only_records_crossover(dtype, granularity, crossover):
+    spec = QuantizationSpec(dtype=dtype, granularity=granularity)
+    packed, _, _, _ = _setup(spec)
+    choice = select_linear_kernel(packed, spec, None, None, CPU).choice
+    assert choice.crossover_m == crossover
+    assert choice.above_crossover == "chunked dequantize+bf16 linear"
+    assert choice.to_json()["above_crossover"] == "chunked dequantize+bf16 linear"
+
+
+@pytest.mark.parametrize(
+    ("dtype", "qscheme", "granularity"),
+    [("int8", "symmetric", PER_CHANNEL), ("uint8", "symmetric", PER_CHANNEL), ("int4", "symmetric", _block(32)), ("uint4", "asymmetric", _block(32))],
+)
+def test_weight_only_above_crossover_matches_fake_quant(dtype, qscheme, granularity):
+    spec = QuantizationSpec(dtype=dtype, qscheme=qscheme, granularity=granularity)
+    packed, fq_weight, bias, _ = _setup(spec, shape=(144, 128))
+    kernel = select_linear_kernel(packed, spec, None, None, CPU)
+    x = torch.randn(2, kernel.choice.crossover_m + 1, 128)
+    out = kernel(x, bias)
+    assert out.shape == (2, kernel.choice.crossover_m + 1, 144)
+    assert relative_error(out, reference_linear(x, fq_weight, bias)) < 0.01
+
+
+def test_chunked_int_rows_are_exact_in_float32():
+    from quantplan.runtime.kernels.chunked_int import packed_rows
+    from quantplan.runtime.kernels.dequant import dequantize_into
+
+    spec = QuantizationSpec(dtype="uint4", qscheme="asymmetric", granularity=_block(32))
+    packed, fq_weight, _, _ = _setup(spec, shape=(200, 64))
+    rows = dequantize_into(packed_rows(packed, 128, 200), 0, torch.empty(72, 64))
+    assert torch.equal(rows, fq_weight[128:200])
