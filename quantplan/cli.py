@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from quantplan.commands._errors import CommandError
+from quantplan.commands._errors import CommandError, format_error
 from quantplan.errors import ConfigError, PlanError, UnsupportedError
 
 __all__ = ["main"]
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     except (ConfigError, PlanError) as error:
-        print(f"error: {_format_error(error)}", file=sys.stderr)
+        print(f"error: {format_error(error)}", file=sys.stderr)
         return 1
     except UnsupportedError as error:
         print(f"error: unsupported: {error}", file=sys.stderr)
@@ -66,14 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-def _format_error(error: ConfigError | PlanError) -> str:
-    """Format an error; one problem with no path or source position prints its message alone."""
-    details = error.errors
-    if len(details) == 1 and not details[0].path and details[0].position is None:
-        return details[0].format().removeprefix("<root>: ")
-    return str(error)
 
 
 if __name__ == "__main__":

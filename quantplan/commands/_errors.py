@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["CommandError", "check_output_file"]
+from quantplan.errors import ConfigError, PlanError
+
+__all__ = ["CommandError", "check_output_file", "format_error"]
 
 
 class CommandError(Exception):
@@ -40,3 +42,11 @@ def check_output_file(path: str, option: str = "-o") -> None:
         raise CommandError(
             f"{option} {path!r}: folder {str(parent)!r} is not writable; choose another path."
         )
+
+
+def format_error(error: ConfigError | PlanError) -> str:
+    """Format an error; one problem with no path or source position prints its message alone."""
+    details = error.errors
+    if len(details) == 1 and not details[0].path and details[0].position is None:
+        return details[0].format().removeprefix("<root>: ")
+    return str(error)

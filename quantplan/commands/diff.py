@@ -36,6 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the diff of two plan files and return 0 (same), 1 (different) or 2 (error)."""
+    from quantplan.commands._errors import format_error
     from quantplan.plan.diff import diff
     from quantplan.plan.model import Plan
 
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         old = Plan.load(args.old)
         new = Plan.load(args.new)
     except PlanError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {format_error(error)}", file=sys.stderr)
         return 2
     result = diff(old, new)
     render = {"text": result.to_text, "markdown": result.to_markdown, "json": result.to_json}[args.format]

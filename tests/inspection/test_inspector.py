@@ -57,12 +57,15 @@ def test_cli_malformed_model_reference(capsys):
 def test_cli_missing_module(capsys):
     assert main(["inspect", "--model", "no_such_package.models:make"]) == 1
     error = capsys.readouterr().err
-    assert error.startswith("error: <root>: --model 'no_such_package.models:make': cannot import module")
+    assert error.startswith(
+        "error: --model 'no_such_package.models:make': importing module 'no_such_package.models' "
+        "failed: ModuleNotFoundError: "
+    )
 
 
 def test_cli_missing_callable(capsys):
     assert main(["inspect", "--model", "fixtures.models:make_nothing"]) == 1
     assert capsys.readouterr().err == (
-        "error: <root>: --model 'fixtures.models:make_nothing': module 'fixtures.models' "
+        "error: --model 'fixtures.models:make_nothing': module 'fixtures.models' "
         "has no attribute 'make_nothing'\n"
     )

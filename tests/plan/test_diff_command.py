@@ -45,7 +45,7 @@ def test_missing_file_exit_2(plans, tmp_path):
     missing = tmp_path / "nope.json"
     result = run_diff(plans[0], str(missing))
     assert result.returncode == 2
-    assert result.stderr == f"error: <root>: cannot read plan file {str(missing)!r}: No such file or directory.\n"
+    assert result.stderr == f"error: cannot read plan file {str(missing)!r}: No such file or directory.\n"
     assert "Traceback" not in result.stderr
 
 

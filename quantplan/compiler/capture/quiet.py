@@ -39,5 +39,5 @@ def quiet_torch_logs(level: int = logging.ERROR) -> Iterator[None]:
             yield
         sys.stderr.write(buffer.getvalue())
     finally:
-        for logger, old_level in zip(loggers, previous):
+        for logger, old_level in zip(loggers, previous, strict=True):
             logger.setLevel(old_level)
