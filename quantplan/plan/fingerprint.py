@@ -28,13 +28,13 @@ def _digest(data: Any) -> str:
 def structure_record(graph: ModelGraph, registry: OpRegistry | None = None) -> dict:
     """Return the structure that `structure_fingerprint` hashes, as plain JSON data.
 
-    It has the ops that a plan can depend on (op types in `registry`, the default registry when
-    None, and every op that consumes a parameter) with their names, types, module paths and
-    parameter uses; module paths with their classes; and parameter paths (aliases included)
-    with shapes and dtypes. Weight values, activation shapes, the capture method and layout ops
-    such as `view` or `contiguous` are left out. So a model on the meta device, where torch.export
-    records `contiguous` copies that it drops on CPU, and the same model with trained weights on
-    CPU give the same record.
+    The record lists the ops that a plan can depend on, with their names, types, module paths
+    and parameter uses. Those are the ops whose type is in `registry` (the default registry when
+    None) and every op that consumes a parameter. It also lists module paths with their classes
+    and parameter paths (aliases included) with shapes and dtypes. Weight values, activation
+    shapes, the capture method and layout ops such as `view` or `contiguous` are left out. So a
+    model on the meta device, where torch.export records `contiguous` copies that it drops on
+    CPU, and the same model with trained weights on CPU give the same record.
     """
     if registry is None:
         from quantplan.compiler.registry import default_registry
@@ -53,7 +53,9 @@ def structure_record(graph: ModelGraph, registry: OpRegistry | None = None) -> d
     }
 
 
-def structure_fingerprint(graph: ModelGraph, registry: OpRegistry | None = None) -> str:
+def structure_fingerprint(
+    graph: ModelGraph, registry: OpRegistry | None = None
+) -> str:
     """Return `sha256:<hex>` over the model's structure (see `structure_record`).
 
     Compile and the runtime's stale-plan check both call this one function.

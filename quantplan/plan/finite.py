@@ -29,13 +29,13 @@ def non_finite_paths(data: Any, path: str = "$") -> list[tuple[str, float]]:
     return []
 
 
-def check_finite_data(data: Any, what: str = "plan", path: str = "$") -> None:
+def check_finite_data(data: Any, document: str = "plan", path: str = "$") -> None:
     """Raise PlanError naming every NaN or infinite float in `data`, which JSON cannot hold."""
     problems = [
         ErrorDetail(
             path=where,
             message=(
-                f"the {what} holds the non-finite number {value!r}, which plan JSON cannot store; "
+                f"the {document} holds the non-finite number {value!r}, which plan JSON cannot store; "
                 "use finite numbers (for float_range, finite bounds)."
             ),
             value=value,

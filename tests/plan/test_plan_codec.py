@@ -127,5 +127,6 @@ def test_non_object_document_rejected():
 def test_nan_summary_cannot_be_written():
     plan = tinynet_plan()
     broken = attrs.evolve(plan, summary=attrs.evolve(plan.summary, bits_per_weight_candidates=float("nan")))
-    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
+    with pytest.raises(PlanError) as error:
         broken.to_json()
+    assert str(error.value).startswith("$.summary.bits_per_weight.candidates: the plan holds the non-finite number nan,")
