@@ -79,6 +79,9 @@ def param_role(base: str, index: int, *, eager: bool = False) -> str:
     `eager` selects torch-function argument order, which differs from aten's for
     `F.embedding(input, weight)`.
     """
+    if base == "einsum":
+        # Every operand of einsum is a matrix-product operand, so a parameter there is a weight.
+        return "weight"
     weight_index = 1 if eager and base == "embedding" else _WEIGHT_INDEX.get(base)
     if weight_index == index:
         return "weight"
