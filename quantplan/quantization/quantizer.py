@@ -55,12 +55,13 @@ class Quantizer:
 
         Graph-mode configs return a new GraphModule; eager-mode configs change the model in
         place. Afterwards observers are off: use `calibration_mode()` or `quantplan.calibrate`
-        to observe more data, and `training_mode()` for QAT.
+        to observe more data, and `training_mode()` for QAT. The first batch observed after
+        `prepare` replaces the range of `example_inputs` instead of averaging with it.
         """
         from quantplan.compiler import compile_plan
         from quantplan.runtime.apply import apply_plan
         from quantplan.runtime.calibrate import run_batch
-        from quantplan.runtime.fake.control import calibration_mode, set_observers
+        from quantplan.runtime.fake.control import calibration_mode, fake_quantizers, set_observers
 
         if self._prepared is not None:
             raise PlanError(ErrorDetail(path="model", message="this Quantizer already prepared its model; create a new Quantizer for another plan."))
@@ -70,6 +71,8 @@ class Quantizer:
             prepared.eval()
             run_batch(prepared, example_inputs)
         set_observers(prepared, False)
+        for quantizer in fake_quantizers(prepared):
+            quantizer.mark_provisional()
         self._plan, self._prepared = plan, prepared
         return prepared
 

@@ -239,3 +239,63 @@ def test_calibrate_counts_batches():
 
     assert report.batches == 4
     assert report.nan_counts == {}
+
+
+class ConvBatchNormLinear(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8 * 8 * 8, 10)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.bn(self.conv(x))).flatten(1))
+
+
+def _w8a8_config(mode: str) -> QuantizerConfig:
+    int8 = {"dtype": "int8", "granularity": {"type": "per_tensor"}}
+    return QuantizerConfig.from_dict(
+        {
+            "quantization_config": {
+                "execution_mode": mode,
+                "global_config": {
+                    "op_input_spec": {"*": int8},
+                    "op_output_spec": {"*": int8},
+                    "op_state_spec": {"weight": {"dtype": "int8", "granularity": {"type": "per_channel"}}},
+                },
+            }
+        }
+    )
+
+
+def test_finalize_matches_calibrated_fake_model():
+    """Zero example inputs must not shrink the calibrated range (a moving average seeded at 0)."""
+    import copy
+
+    torch.manual_seed(0)
+    model = ConvBatchNormLinear().eval()
+    model.bn.running_mean.uniform_(-0.1, 0.1)
+    model.bn.running_var.uniform_(0.8, 1.2)
+    batches = [(torch.rand(4, 1, 8, 8),) for _ in range(4)]
+    quantizer = Quantizer(copy.deepcopy(model), _w8a8_config("eager"))
+    prepared = quantizer.prepare((torch.zeros(4, 1, 8, 8),))
+    with quantizer.calibration_mode(), torch.no_grad():
+        for batch in batches:
+            prepared(*batch)
+    reference = quantplan.apply_plan(copy.deepcopy(model), quantizer.plan)
+    quantplan.calibrate(reference, batches, progress=False)
+    x = torch.rand(4, 1, 8, 8)
+    with torch.no_grad():
+        expected = reference(x)
+        actual = quantizer.finalize()(x)
+    relative_error = ((actual - expected).norm() / expected.norm()).item()
+    assert relative_error < 0.01
+
+
+def test_first_calibration_batch_replaces_prepare_range():
+    torch.manual_seed(0)
+    quantizer = Quantizer(ConvBatchNormLinear().eval(), _w8a8_config("graph"))
+    prepared = quantizer.prepare((torch.zeros(4, 1, 8, 8),))
+    with quantizer.calibration_mode(), torch.no_grad():
+        prepared(torch.full((4, 1, 8, 8), 2.0))
+    assert quantizer.qparams()["ops/conv2d/inputs/0/scale"].item() == pytest.approx(2.0 / 127.5)

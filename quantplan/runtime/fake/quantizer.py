@@ -59,6 +59,7 @@ class FakeQuantizer(nn.Module):
         self.fake_quant_enabled = True
         self.observer = None if role == "weight" else make_observer(spec, role=role, name=key)
         self._frozen: QParams | None = None
+        self._provisional = False
         self._qparams_cache: QParams | None = None
         self._weight_cache: tuple[tuple, torch.Tensor] | None = None
         self._block_cache: dict[tuple[int, ...], tuple[int, ...]] = {}
@@ -89,6 +90,15 @@ class FakeQuantizer(nn.Module):
         """Fix the current qparams; raises PlanError if an observer never saw data."""
         if not self.dynamic:
             self.set_qparams(self.qparams())
+
+    def mark_provisional(self) -> None:
+        """Let the next observed batch replace the range observed so far, instead of joining it.
+
+        `Quantizer.prepare` observes its example inputs once, so that qparams exist right away.
+        Those inputs are often zeros, and a `moving_average` observer seeded with a zero range
+        would stay near zero through a short calibration.
+        """
+        self._provisional = True
 
     def set_observe(self, enabled: bool) -> None:
         self.observe_enabled = bool(enabled)
@@ -175,6 +185,9 @@ class FakeQuantizer(nn.Module):
         if not x.is_floating_point():
             return x
         if self.observe_enabled and not self.dynamic:
+            if self._provisional:
+                self.observer = make_observer(self.spec, role=self.role, name=self.key)
+                self._provisional = False
             self.observer.observe(x.detach())
             self._qparams_cache = None
         if not self.fake_quant_enabled:
