@@ -8,14 +8,16 @@ come from one pass over the model's example inputs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from quantplan.commands._model_ref import MODEL_REFERENCE_HELP, is_model_reference
-from quantplan.errors import ErrorDetail, PlanError
+from quantplan.errors import ConfigError, ErrorDetail, PlanError
 
 __all__ = ["add_parser", "run"]
 
@@ -61,16 +63,15 @@ def run(args: argparse.Namespace) -> int:
     from quantplan.commands._model_ref import load_model_reference
     from quantplan.plan.model import Plan
     from quantplan.runtime.apply import apply_plan
-    from quantplan.runtime.calibrate import calibrate
     from quantplan.runtime.frozen import PLAN_FILE, collect_qparams, save_qparams
 
     plan = Plan.load(args.plan)
     model, example_inputs = load_model_reference(args.model)
     prepared = apply_plan(model, plan, example_inputs=example_inputs)
+    output = _output_folder(args.output)
     batches = _load_batches(args.calibrate) if args.calibrate else [example_inputs]
-    report = calibrate(prepared, batches, progress=not args.no_progress)
-    output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
+    with _observer_warnings_silenced():
+        report = _calibrate(prepared, batches, args)
     qparams = collect_qparams(prepared)
     save_qparams(output, plan, qparams)
     plan.save(output / PLAN_FILE)
@@ -92,6 +93,51 @@ def _write_real(prepared: Any, plan: Any, qparams: dict, output: Path) -> None:
     print(f"wrote {output / 'weights.safetensors'} (packed weights)")
 
 
+def _output_folder(value: str) -> Path:
+    output = Path(value)
+    if output.exists() and not output.is_dir():
+        raise PlanError(ErrorDetail(path="-o", message=f"{value!r} is an existing file; name a folder for the frozen plan."))
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PlanError(ErrorDetail(path="-o", message=f"cannot create folder {value!r}: {error.strerror}; name a writable folder.")) from None
+    return output
+
+
+@contextlib.contextmanager
+def _observer_warnings_silenced():
+    # The calibration report prints each tensor's NaN and inf counts once as a `warning:` line,
+    # so the observers' own log records would repeat them.
+    observer_logger = logging.getLogger("quantplan.runtime.numerics.observers")
+    previous = observer_logger.disabled
+    observer_logger.disabled = True
+    try:
+        yield
+    finally:
+        observer_logger.disabled = previous
+
+
+def _calibrate(prepared: Any, batches: Any, args: argparse.Namespace) -> Any:
+    from quantplan.runtime.calibrate import calibrate
+
+    if not args.calibrate:
+        return calibrate(prepared, batches, progress=not args.no_progress)
+    try:
+        return calibrate(prepared, batches, progress=not args.no_progress)
+    except (PlanError, ConfigError):
+        raise
+    except Exception as error:  # noqa: BLE001 - user code: any failure becomes one error line
+        raise PlanError(
+            ErrorDetail(
+                path="--calibrate",
+                message=(
+                    f"calibration with {args.calibrate!r} failed: {type(error).__name__}: {error}. "
+                    "The callable must return an iterable of batches: tuples of tensors, dicts of tensors, or tensors."
+                ),
+            )
+        ) from None
+
+
 def _load_batches(reference: str) -> Any:
     module_name, _, attribute = reference.partition(":")
     if os.getcwd() not in sys.path:
@@ -106,4 +152,9 @@ def _load_batches(reference: str) -> Any:
         target = getattr(target, part)
     if not callable(target):
         raise PlanError(ErrorDetail(path="--calibrate", message=f"{reference!r} is not callable."))
-    return target()
+    try:
+        return target()
+    except Exception as error:  # noqa: BLE001 - user code: any failure becomes one error line
+        raise PlanError(
+            ErrorDetail(path="--calibrate", message=f"calling {reference!r} failed: {type(error).__name__}: {error}.")
+        ) from None

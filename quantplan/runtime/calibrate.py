@@ -18,17 +18,20 @@ __all__ = ["CalibrationReport", "calibrate", "run_batch"]
 
 @attrs.frozen
 class CalibrationReport:
-    """What calibration saw: the batch count and, per quantizer key, the NaN values it ignored."""
+    """What calibration saw: the batch count and, per quantizer key, the NaN and inf values it ignored."""
 
     batches: int
     nan_counts: dict[str, int]
+    inf_counts: dict[str, int] = attrs.field(factory=dict)
 
     @property
     def diagnostics(self) -> list[str]:
-        """One line per tensor whose calibration data held NaN."""
+        """One line per tensor whose calibration data held NaN or inf."""
+        keys = sorted(set(self.nan_counts) | set(self.inf_counts))
         return [
-            f"{key}: {count} NaN values in calibration data were ignored by the range"
-            for key, count in sorted(self.nan_counts.items())
+            f"{key}: {self.nan_counts.get(key, 0)} NaN and {self.inf_counts.get(key, 0)} inf values "
+            "in calibration data were ignored by the range"
+            for key in keys
         ]
 
 
@@ -52,8 +55,10 @@ def calibrate(model: nn.Module, batches: Iterable[Any], *, progress: bool = True
         for batch in tqdm(batches, desc=description, disable=not progress, unit="batch"):
             run_batch(model, batch)
             count += 1
-    nan_counts = {quantizer.key: quantizer.nan_count for quantizer in fake_quantizers(model) if quantizer.nan_count}
-    return CalibrationReport(batches=count, nan_counts=nan_counts)
+    quantizers = fake_quantizers(model)
+    nan_counts = {quantizer.key: quantizer.nan_count for quantizer in quantizers if quantizer.nan_count}
+    inf_counts = {quantizer.key: quantizer.inf_count for quantizer in quantizers if quantizer.inf_count}
+    return CalibrationReport(batches=count, nan_counts=nan_counts, inf_counts=inf_counts)
 
 
 def run_batch(model: nn.Module, batch: Any) -> Any:

@@ -81,3 +81,77 @@ def test_frozen_output_applies_without_data(tmp_path):
     rebuilt = quantplan.apply_plan(model.eval(), tmp_path / "out" / "plan.json", qparams=tmp_path / "out")
 
     assert torch.isfinite(rebuilt(*example_inputs)).all()
+
+
+BAD_CALIBRATION = '''
+import torch
+
+
+def raising():
+    raise RuntimeError("no data today")
+
+
+def strings():
+    return ["not a tensor"]
+
+
+def nan_then_inf():
+    batch = torch.randn(4, 16)
+    batch[0, 0] = float("nan")
+    batch[1, 1] = float("inf")
+    return [(batch,)]
+'''
+
+
+def _apply_with(tmp_path, monkeypatch, calibrate, output="out"):
+    _write_plan(tmp_path / "plan.json")
+    (tmp_path / "bad_data.py").write_text(BAD_CALIBRATION)
+    monkeypatch.chdir(tmp_path)
+    arguments = ["apply", "plan.json", "--model", "fixtures.models:make_mlp", "-o", output, "--no-progress"]
+    if calibrate:
+        arguments += ["--calibrate", calibrate]
+    return main(arguments)
+
+
+def test_apply_raising_calibration_one_error(tmp_path, monkeypatch, capsys):
+    code = _apply_with(tmp_path, monkeypatch, "bad_data:raising")
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == "error: --calibrate: calling 'bad_data:raising' failed: RuntimeError: no data today.\n"
+
+
+def test_apply_non_tensor_batches_one_error(tmp_path, monkeypatch, capsys):
+    code = _apply_with(tmp_path, monkeypatch, "bad_data:strings")
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("error: --calibrate: calibration with 'bad_data:strings' failed: ")
+    assert err.count("\n") == 1
+
+
+def test_apply_nonfinite_warning_printed_once(tmp_path, monkeypatch, capsys):
+    code = _apply_with(tmp_path, monkeypatch, "bad_data:nan_then_inf")
+
+    err = capsys.readouterr().err
+    assert code == 0
+    lines = err.splitlines()
+    assert lines.count("warning: ops/linear/inputs/0: 1 NaN and 1 inf values in calibration data were ignored by the range") == 1
+    assert all(line.startswith("warning: ") for line in lines)
+
+
+def test_apply_output_existing_file(tmp_path, monkeypatch, capsys):
+    (tmp_path / "taken").write_text("")
+    code = _apply_with(tmp_path, monkeypatch, None, output="taken")
+
+    assert code == 1
+    assert capsys.readouterr().err == "error: -o: 'taken' is an existing file; name a folder for the frozen plan.\n"
+
+
+def test_apply_output_unwritable(tmp_path, monkeypatch, capsys):
+    code = _apply_with(tmp_path, monkeypatch, None, output="/proc/nope/out")
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("error: -o: cannot create folder '/proc/nope/out': ")
+    assert err.count("\n") == 1

@@ -248,5 +248,5 @@ def test_nan_calibration_counted_not_in_scale():
     scales = [value for key, value in collect_qparams(prepared).items() if key.endswith("/scale")]
 
     assert report.nan_counts == {"ops/linear/inputs/0": 2, "ops/linear/outputs/0": 8}
-    assert report.diagnostics[0] == "ops/linear/inputs/0: 2 NaN values in calibration data were ignored by the range"
+    assert report.diagnostics[0] == "ops/linear/inputs/0: 2 NaN and 0 inf values in calibration data were ignored by the range"
     assert all(torch.isfinite(scale).all() for scale in scales)

@@ -120,6 +120,13 @@ class FakeQuantizer(nn.Module):
             return 0
         return int(getattr(self.observer, "nan_count", 0))
 
+    @property
+    def inf_count(self) -> int:
+        """+/-inf values the observer has seen and ignored (always 0 for weights)."""
+        if self.observer is None:
+            return 0
+        return int(getattr(self.observer, "inf_count", 0))
+
     def qparams(self, weight: torch.Tensor | None = None, *, device: torch.device | None = None) -> QParams:
         """Return the qparams in use: frozen ones, else the observer's (or the weight's own)."""
         if self._frozen is not None:

@@ -9,8 +9,10 @@ Calculators:
 
 Running ranges are stored in float32. `qparams()` casts them to the arithmetic dtype of the
 latest input (bfloat16 and float16 inputs keep their own arithmetic) and applies the rules
-of `scales`. NaN in the data is ignored by the range; the observer counts NaN values in
-`nan_count` and logs one warning per observer.
+of `scales`. NaN and +/-inf in the data are ignored by the range: the observer counts
+them in `nan_count` and `inf_count` and logs one warning per observer. A batch with no
+finite values leaves the running range unchanged, and so does a block without any finite
+value in a per-channel or per-block observer.
 """
 
 from __future__ import annotations
@@ -21,9 +23,15 @@ import torch
 
 from quantplan.errors import ErrorDetail, PlanError
 from quantplan.quantization.spec import QuantizationSpec
+from quantplan.runtime.numerics.blocks import to_blocks
 from quantplan.runtime.numerics.fake_quant import tensor_block_shape
 from quantplan.runtime.numerics.measure import measure_range
-from quantplan.runtime.numerics.ranges import BlockRange, apply_float_range, arithmetic_dtype
+from quantplan.runtime.numerics.ranges import (
+    BlockRange,
+    apply_float_range,
+    arithmetic_dtype,
+    reduce_dims,
+)
 from quantplan.runtime.numerics.results import QParams
 from quantplan.runtime.numerics.roles import resolve_calculator
 from quantplan.runtime.numerics.scales import qparams_from_range
@@ -58,17 +66,29 @@ class Observer:
         self.running_min: torch.Tensor | None = None
         self.running_max: torch.Tensor | None = None
         self.nan_count = 0
+        self.inf_count = 0
         self.batch_count = 0
         self._arithmetic_dtype = torch.float32
 
     def observe(self, x: torch.Tensor) -> None:
         """Update the running range with the tensor `x`."""
         block = tensor_block_shape(x, self.spec, self.role, None, self.name)
-        measured = measure_range(x, self.spec, block, role=self._range_role(), name=self.name)
-        if measured.nonfinite:
-            self._count_nan(x)
+        role = self._range_role()
+        finite_blocks = None
+        if role == "activation" and not bool(torch.isfinite(x).all()):
+            self._count_nonfinite(x)
+            if not bool(torch.isfinite(x).any()):
+                return
+            finite_blocks = _finite_blocks(x, block)
+            x = torch.where(torch.isinf(x), torch.full_like(x, float("nan")), x)
+        measured = measure_range(x, self.spec, block, role=role, name=self.name)
         self._check_grid(block, measured)
-        self._update(measured.lo.to(torch.float32), measured.hi.to(torch.float32))
+        lo, hi = measured.lo.to(torch.float32), measured.hi.to(torch.float32)
+        if finite_blocks is not None and self.running_min is not None:
+            # A block without finite values in this batch keeps its running range.
+            lo = torch.where(finite_blocks, lo, self.running_min)
+            hi = torch.where(finite_blocks, hi, self.running_max)
+        self._update(lo, hi)
         self.block_shape = block
         self._arithmetic_dtype = arithmetic_dtype(x.dtype)
         self.batch_count += 1
@@ -119,16 +139,25 @@ class Observer:
             )
         )
 
-    def _count_nan(self, x: torch.Tensor) -> None:
-        count = int(torch.isnan(x).sum())
-        if count and not self.nan_count:
+    def _count_nonfinite(self, x: torch.Tensor) -> None:
+        nan_count = int(torch.isnan(x).sum())
+        inf_count = int(torch.isinf(x).sum())
+        if not (self.nan_count or self.inf_count):
             logger.warning(
-                "%s: calibration data contains NaN (%d values in this batch); "
-                "the range ignores them.",
+                "%s: calibration data contains non-finite values (%d NaN, %d inf in this "
+                "batch); the range ignores them.",
                 self.name or "<tensor>",
-                count,
+                nan_count,
+                inf_count,
             )
-        self.nan_count += count
+        self.nan_count += nan_count
+        self.inf_count += inf_count
+
+
+def _finite_blocks(x: torch.Tensor, block: tuple[int, ...]) -> torch.Tensor:
+    """Return, per block of the block grid, whether the block holds any finite value."""
+    finite = to_blocks(torch.isfinite(x).to(torch.float32), block)
+    return torch.amax(finite, dim=reduce_dims(finite)) > 0
 
 
 def _moving_average(running: torch.Tensor, new: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from quantplan.errors import ConfigError, PlanError
+from quantplan.quantization.granularity import PerChannelGranularity
 from quantplan.quantization.spec import QuantizationSpec
 from quantplan.runtime import fake_quantize, make_observer
 
@@ -127,17 +128,19 @@ def test_observer_nan_ignored_and_counted(caplog):
     warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert warnings[0].getMessage() == (
-        "relu_out: calibration data contains NaN (2 values in this batch); the range ignores them."
+        "relu_out: calibration data contains non-finite values (2 NaN, 0 inf in this batch); "
+        "the range ignores them."
     )
 
 
-def test_observer_nan_only_batch_has_floor_scale():
+def test_static_observer_nan_only_batch_ignored():
     observer = make_observer(
         QuantizationSpec(qparam_calculator_cls="static"), role="activation", name="x"
     )
+    observer.observe(torch.tensor([[1.0, -2.0, 0.5]]))
     observer.observe(torch.full((2, 3), float("nan")))
     scale, zero_point = observer.qparams()
-    assert scale.item() == 2.0**-23
+    assert scale.item() == pytest.approx(2.0 / 127.5)
     assert zero_point.item() == 0
 
 
@@ -152,3 +155,39 @@ def test_empty_tensor_rejected():
     with pytest.raises(PlanError) as caught:
         fake_quantize(torch.empty(0, 8), QuantizationSpec(), role="activation", name="x")
     assert str(caught.value) == "x: cannot compute a range of an empty tensor (shape [0, 8])."
+
+
+def test_observer_all_nan_batch_keeps_state():
+    observer = make_observer(QuantizationSpec(), role="activation", name="x")
+    reference = make_observer(QuantizationSpec(), role="activation", name="x")
+    clean = torch.tensor([[1.0, -2.0, 0.5, 0.25]])
+    observer.observe(torch.full((1, 4), float("nan")))
+    observer.observe(clean)
+    reference.observe(clean)
+    assert observer.running_min is not None
+    assert torch.equal(observer.running_min, reference.running_min)
+    assert torch.equal(observer.running_max, reference.running_max)
+    assert observer.nan_count == 4
+
+
+def test_observer_inf_ignored_like_nan(caplog):
+    observer = make_observer(QuantizationSpec(), role="activation", name="relu_out")
+    with caplog.at_level(logging.WARNING, logger="quantplan.runtime.numerics.observers"):
+        observer.observe(torch.tensor([[1.0, float("inf"), -2.0, float("-inf")]]))
+    assert observer.running_min.item() == -2.0
+    assert observer.running_max.item() == 1.0
+    assert observer.inf_count == 2
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "relu_out: calibration data contains non-finite values (0 NaN, 2 inf in this batch); "
+        "the range ignores them."
+    ]
+
+
+def test_observer_nonfinite_block_keeps_range():
+    spec = QuantizationSpec(granularity=PerChannelGranularity(axis=0))
+    observer = make_observer(spec, role="activation", name="x")
+    observer.observe(torch.tensor([[1.0, -1.0], [4.0, -4.0]]))
+    observer.observe(torch.tensor([[float("nan"), float("inf")], [2.0, -2.0]]))
+    assert observer.running_max[0].item() == 1.0
+    assert observer.running_max[1].item() == pytest.approx(0.01 * 2.0 + 0.99 * 4.0)
