@@ -11,9 +11,13 @@ rounds in float32, so outputs match the fake-quant linear to about 1e-6 relative
 - `torch._int_mm` serves per-row activation scales (symmetric int8), with the rescale done
   afterwards.
 
-`quantized::linear_dynamic` is faster still but is not used: it computes its own uint8
-qparams (nudged zero point, double-precision scale) and quantizes by multiplying with the
-reciprocal scale, so its codes differ from the plan's numerics.
+`quantized::linear_dynamic` (reduce_range=False) is faster still but no plan spec makes it
+exact, so it is not used. The closest spec is uint8 asymmetric per-tensor with dynamic
+qparams: torch picks the same zero point, but computes the scale (max - min) / 255 in double
+before rounding it to float32, and quantizes by multiplying with the reciprocal scale instead
+of dividing. Measured on torch 2.13 CPU (int8 per-channel weight 512 x 1024, 20 inputs of
+16 rows): scales differ in the last float32 bit, 1 activation code in 327,680 differs, and
+the output is off the fake-quant linear by up to 2.4e-4 relative L2 error (onednn: ~1e-6).
 """
 
 from __future__ import annotations
