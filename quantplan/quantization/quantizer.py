@@ -35,6 +35,7 @@ class Quantizer:
         self.config = _as_config(config)
         self._plan = None
         self._prepared: nn.Module | None = None
+        self._finalized_backend: str | None = None
 
     @property
     def plan(self):
@@ -63,6 +64,7 @@ class Quantizer:
         from quantplan.runtime.calibrate import run_batch
         from quantplan.runtime.fake.control import calibration_mode, fake_quantizers, set_observers
 
+        self._check_not_finalized("prepare")
         if self._prepared is not None:
             raise PlanError(ErrorDetail(path="model", message="this Quantizer already prepared its model; create a new Quantizer for another plan."))
         plan = compile_plan(self.model, example_inputs, self.config, strict=strict, dynamic_shapes=dynamic_shapes)
@@ -92,6 +94,7 @@ class Quantizer:
         """Observe `batches` (see `quantplan.calibrate`) and return its CalibrationReport."""
         from quantplan.runtime.calibrate import calibrate
 
+        self._check_not_finalized("calibrate")
         return calibrate(self.prepared_model, batches, progress=progress)
 
     def qparams(self) -> dict[str, torch.Tensor]:
@@ -124,6 +127,7 @@ class Quantizer:
             raise ConfigError(
                 ErrorDetail(path="backend", message=f"backend {backend!r} is invalid; use one of: {', '.join(BACKENDS)}.")
             )
+        self._check_not_finalized("finalize")
         from quantplan.runtime.fake.fold import fold_weights
         from quantplan.runtime.fake.fold_batch_norm import fold_batch_norms
         from quantplan.runtime.fake.control import freeze_activations
@@ -133,10 +137,26 @@ class Quantizer:
         if backend == "torch":
             fold_batch_norms(prepared, self.plan)
             fold_weights(prepared)
+            self._finalized_backend = backend
             return prepared.eval()
         from quantplan.runtime.real import convert
 
-        return convert(prepared, self.plan, self.qparams())
+        converted = convert(prepared, self.plan, self.qparams())
+        self._finalized_backend = backend
+        return converted
+
+    def _check_not_finalized(self, step: str) -> None:
+        if self._finalized_backend is None:
+            return
+        raise PlanError(
+            ErrorDetail(
+                path="model",
+                message=(
+                    f"cannot {step}: the model is already finalized (backend {self._finalized_backend!r}). "
+                    "Create a new Quantizer from the float model to quantize it again."
+                ),
+            )
+        )
 
 
 def _as_config(config: QuantizerConfig | dict | str | Path | None) -> QuantizerConfig:

@@ -299,3 +299,26 @@ def test_first_calibration_batch_replaces_prepare_range():
     with quantizer.calibration_mode(), torch.no_grad():
         prepared(torch.full((4, 1, 8, 8), 2.0))
     assert quantizer.qparams()["ops/conv2d/inputs/0/scale"].item() == pytest.approx(2.0 / 127.5)
+
+
+@pytest.mark.parametrize("backend", ["quantplan", "torch"])
+def test_second_finalize_says_finalized(backend):
+    quantizer = Quantizer(nn.Sequential(nn.Linear(4, 4)).eval(), _w8a8_config("graph"))
+    quantizer.prepare((torch.randn(2, 4),))
+    quantizer.finalize(backend)
+    with pytest.raises(PlanError) as caught:
+        quantizer.finalize(backend)
+    assert str(caught.value) == (
+        f"model: cannot finalize: the model is already finalized (backend {backend!r}). "
+        "Create a new Quantizer from the float model to quantize it again."
+    )
+
+
+def test_calibrate_after_finalize_rejected():
+    quantizer = Quantizer(nn.Sequential(nn.Linear(4, 4)).eval(), _w8a8_config("graph"))
+    quantizer.prepare((torch.randn(2, 4),))
+    quantizer.finalize()
+    with pytest.raises(PlanError, match="cannot calibrate: the model is already finalized"):
+        quantizer.calibrate([(torch.randn(2, 4),)], progress=False)
+    with pytest.raises(PlanError, match="cannot prepare: the model is already finalized"):
+        quantizer.prepare((torch.randn(2, 4),))
