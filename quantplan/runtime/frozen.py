@@ -91,6 +91,14 @@ def load_qparams(source: str | Path | Mapping[str, torch.Tensor], plan: Plan) ->
 
     A file whose metadata names another plan's sha256 raises PlanError.
     """
+    from quantplan.runtime.qparams_check import check_qparams
+
+    qparams = _read_qparams(source, plan)
+    check_qparams(qparams, plan)
+    return qparams
+
+
+def _read_qparams(source: str | Path | Mapping[str, torch.Tensor], plan: Plan) -> dict[str, torch.Tensor]:
     if isinstance(source, Mapping):
         return dict(source)
     path = Path(source)

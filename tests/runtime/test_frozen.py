@@ -123,3 +123,38 @@ def test_tied_weight_keyed_by_first_path():
 
     assert "params/embed.weight/scale" in keys
     assert not any(key.startswith("params/lm_head.weight") for key in keys)
+
+
+SCALE_KEY = "ops/conv2d/inputs/0/scale"
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 0.0, -1.0])
+def test_invalid_scale_rejected(bad):
+    quantizer, prepared, _, state, factory = _calibrated("graph")
+    qparams = collect_qparams(prepared)
+    qparams[SCALE_KEY] = torch.full_like(qparams[SCALE_KEY], bad)
+
+    with pytest.raises(PlanError) as caught:
+        quantplan.apply_plan(_fresh(factory, state), quantizer.plan, qparams=qparams)
+    assert str(caught.value).startswith(f"{SCALE_KEY}: the scale must be finite and positive")
+
+
+def test_zero_point_out_of_range_rejected():
+    quantizer, prepared, _, state, factory = _calibrated("graph")
+    qparams = collect_qparams(prepared)
+    key = SCALE_KEY.replace("scale", "zero_point")
+    qparams[key] = torch.full_like(qparams[key], 300)
+
+    with pytest.raises(PlanError) as caught:
+        quantplan.apply_plan(_fresh(factory, state), quantizer.plan, qparams=qparams)
+    assert str(caught.value) == f"{key}: the zero point must lie in [-128, 127], got values from 300 to 300."
+
+
+def test_weight_scale_shape_rejected(tmp_path):
+    quantizer, prepared, _, state, factory = _calibrated("graph")
+    qparams = collect_qparams(prepared)
+    key = next(name for name in qparams if name.startswith("params/") and name.endswith("/scale"))
+    qparams[key] = torch.ones(3, 5)
+
+    with pytest.raises(PlanError, match=f"{key}: the scale has shape \\[3, 5\\], but the plan expects"):
+        quantplan.apply_plan(_fresh(factory, state), quantizer.plan, qparams=qparams)
