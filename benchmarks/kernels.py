@@ -83,7 +83,8 @@ def main() -> None:
     kernels = {name: build_kernels(weights, *specs) for name, specs in FORMATS.items()}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {LAYERS} x Linear({FEATURES}, {FEATURES})\n")
     print("w8a8 dynamic: int8 symmetric per-channel weight, uint8 asymmetric per-tensor dynamic activations (exact with onednn.qlinear_pointwise).")
-    print("fp8 and mxfp4 are emulated (chunked bf16 decode), so they have no raw kernel.\n")
+    print("fp8 and mxfp4 are emulated (chunked bf16 decode), so they have no raw kernel.")
+    print("int4 and int8 weight-only switch to a chunked bf16 decode above their crossover M, where no raw kernel is timed.\n")
     print("| format | kernel | M | ms | vs fp32 | vs bf16 | vs raw kernel |")
     print("|---|---|---|---|---|---|---|")
     for rows in ROWS:
@@ -98,7 +99,8 @@ def main() -> None:
             raws = [raw_call(kernel, x) for kernel in layer_kernels]
             raw = timed(lambda: [call() for call in raws]) if raws[0] is not None and rows <= (layer_kernels[0].choice.crossover_m or 10**9) else None
             shown = f"{ours / raw:.2f}" if raw else "-"
-            kernel_name = layer_kernels[0].choice.name if rows <= (layer_kernels[0].choice.crossover_m or 10**9) else "dequantize+bf16 linear"
+            choice = layer_kernels[0].choice
+            kernel_name = choice.name if rows <= (choice.crossover_m or 10**9) else choice.above_crossover
             print(f"| {name} | {kernel_name} | {rows} | {ours:.1f} | {ours / fp32:.2f} | {ours / half:.2f} | {shown} |")
 
 
