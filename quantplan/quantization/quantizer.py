@@ -128,9 +128,9 @@ class Quantizer:
                 ErrorDetail(path="backend", message=f"backend {backend!r} is invalid; use one of: {', '.join(BACKENDS)}.")
             )
         self._check_not_finalized("finalize")
+        from quantplan.runtime.fake.control import freeze_activations
         from quantplan.runtime.fake.fold import fold_weights
         from quantplan.runtime.fake.fold_batch_norm import fold_batch_norms
-        from quantplan.runtime.fake.control import freeze_activations
 
         prepared = self.prepared_model
         freeze_activations(prepared)
