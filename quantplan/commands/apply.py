@@ -126,7 +126,7 @@ def _calibrate(prepared: Any, batches: Any, args: argparse.Namespace) -> Any:
         return calibrate(prepared, batches, progress=not args.no_progress)
     except (PlanError, ConfigError):
         raise
-    except Exception as error:
+    except Exception as error:  # user code may raise anything; report it as one error line
         raise PlanError(
             ErrorDetail(
                 path="--calibrate",
@@ -154,7 +154,7 @@ def _load_batches(reference: str) -> Any:
         raise PlanError(ErrorDetail(path="--calibrate", message=f"{reference!r} is not callable."))
     try:
         return target()
-    except Exception as error:
+    except Exception as error:  # user code may raise anything; report it as one error line
         raise PlanError(
             ErrorDetail(path="--calibrate", message=f"calling {reference!r} failed: {type(error).__name__}: {error}.")
         ) from None
