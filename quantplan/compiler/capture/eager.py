@@ -15,7 +15,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
 
 from quantplan.compiler.capture.failures import capture_error
-from quantplan.compiler.capture.model_info import ParameterTable, describe_modules, qualified_name
+from quantplan.compiler.capture.model_info import ParameterTable, describe_modules, qualified_name, state_tensors
 from quantplan.compiler.capture.module_calls import ModuleCallRecorder
 from quantplan.compiler.capture.op_types import PARAMETER_VIEW_OPS, WEIGHT_MATMUL_OPS, canonical_op_type
 from quantplan.compiler.capture.param_uses import param_layout, param_role, view_kind
@@ -79,6 +79,7 @@ class EagerOpTracer(TorchFunctionMode):
     def __init__(self, model: nn.Module):
         super().__init__()
         self.params = ParameterTable(model)
+        self.state = state_tensors(model)
         self.calls = ModuleCallRecorder(model)
         self.namer = EagerOpNamer()
         self.root_type = qualified_name(type(model))
@@ -148,7 +149,7 @@ class EagerOpTracer(TorchFunctionMode):
             if parameter is not None:
                 uses.append((index, parameter))
                 weight_matmul |= base in WEIGHT_MATMUL_OPS and index == _matmul_weight_index(base)
-            elif value.is_floating_point():
+            elif value.is_floating_point() and not self._is_buffer(value):
                 inputs.append(tensor_info(value))
                 producers.append(self._producer_of(value))
         op_type = "linear" if weight_matmul else base
@@ -172,6 +173,10 @@ class EagerOpTracer(TorchFunctionMode):
         )
         for tensor in outputs:
             self._producers[id(tensor)] = (tensor, name)
+
+    def _is_buffer(self, tensor: torch.Tensor) -> bool:
+        known = self.state.get(id(tensor))
+        return known is not None and known is tensor
 
     def _producer_of(self, tensor: torch.Tensor) -> str | None:
         known = self._producers.get(id(tensor))

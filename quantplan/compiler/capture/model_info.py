@@ -16,6 +16,7 @@ __all__ = [
     "describe_modules",
     "module_paths_by_id",
     "qualified_name",
+    "state_tensors",
 ]
 
 
@@ -30,6 +31,22 @@ def module_paths_by_id(model: nn.Module) -> dict[int, list[str]]:
     for path, module in model.named_modules(remove_duplicate=False):
         paths.setdefault(id(module), []).append(path)
     return paths
+
+
+def state_tensors(model: nn.Module) -> dict[int, torch.Tensor]:
+    """Map id(tensor) to each registered buffer and plain tensor attribute of the model's modules.
+
+    These are the tensors that torch.export lifts as buffers and constants. They are model
+    state, so eager capture and the eager runtime never count them as activation inputs.
+    """
+    tensors: dict[int, torch.Tensor] = {}
+    for _, buffer in model.named_buffers(remove_duplicate=False):
+        tensors[id(buffer)] = buffer
+    for module in model.modules():
+        for value in vars(module).values():
+            if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter):
+                tensors[id(value)] = value
+    return tensors
 
 
 def describe_modules(model: nn.Module) -> tuple[ModuleInfo, ...]:

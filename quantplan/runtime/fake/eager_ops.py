@@ -3,8 +3,8 @@
 It must name ops exactly as eager capture does, so it follows the same rules: functions
 that `eager_base_name` rejects, and calls without tensor arguments, are not ops; a view of a
 parameter (`w.t()`) is not an op; activation inputs are the floating-point tensor arguments
-that are neither parameters nor views of them, list elements counted one by one, then tensor
-keyword arguments. A fake-quantized weight counts as its parameter.
+that are neither parameters nor views of them nor buffers, list elements counted one by one,
+then tensor keyword arguments. A fake-quantized weight counts as its parameter.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
 
 from quantplan.compiler.capture.eager import EagerOpNamer, eager_base_name
-from quantplan.compiler.capture.model_info import module_paths_by_id
+from quantplan.compiler.capture.model_info import module_paths_by_id, state_tensors
 from quantplan.compiler.capture.op_types import PARAMETER_VIEW_OPS
 from quantplan.runtime.fake.quantizer import FakeQuantizer
 from quantplan.runtime.fake.sites import Site
@@ -35,6 +35,8 @@ class EagerQuantizationMode(TorchFunctionMode):
         self.inputs: dict[str, dict[int, FakeQuantizer]] = {}
         self.outputs: dict[str, dict[int, FakeQuantizer]] = {}
         self._paths = module_paths_by_id(model)
+        self._model = model
+        self._buffers: dict[int, torch.Tensor] = {}
         self._stack: list[str] = []
         self._views: dict[int, torch.Tensor] = {}
         self._call_counts: dict[object, int] = {}
@@ -75,6 +77,8 @@ class EagerQuantizationMode(TorchFunctionMode):
         self._call_counts.clear()
         self._views.clear()
         self._stack.clear()
+        # Collected per forward because `model.to(...)` replaces buffer tensors.
+        self._buffers = state_tensors(self._model)
         self.__enter__()
 
     def _root_exit(self, module: nn.Module, args: tuple, output: Any) -> None:
@@ -134,7 +138,9 @@ class EagerQuantizationMode(TorchFunctionMode):
         counter = [0]
 
         def visit(value: Any) -> Any:
-            if not isinstance(value, torch.Tensor) or self._is_state(value) or not value.is_floating_point():
+            if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+                return value
+            if self._is_state(value) or self._buffers.get(id(value)) is value:
                 return value
             index = counter[0]
             counter[0] += 1
