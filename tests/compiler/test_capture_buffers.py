@@ -1,4 +1,4 @@
-"""Registered buffers and tensor constants are model state, never activation inputs, in both modes."""
+"""Registered buffers and tensor constants are state, never activation inputs, in both modes."""
 
 from __future__ import annotations
 

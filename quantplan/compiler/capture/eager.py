@@ -15,9 +15,18 @@ from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
 
 from quantplan.compiler.capture.failures import capture_error
-from quantplan.compiler.capture.model_info import ParameterTable, describe_modules, qualified_name, state_tensors
+from quantplan.compiler.capture.model_info import (
+    ParameterTable,
+    describe_modules,
+    qualified_name,
+    state_tensors,
+)
 from quantplan.compiler.capture.module_calls import ModuleCallRecorder
-from quantplan.compiler.capture.op_types import PARAMETER_VIEW_OPS, WEIGHT_MATMUL_OPS, canonical_op_type
+from quantplan.compiler.capture.op_types import (
+    PARAMETER_VIEW_OPS,
+    WEIGHT_MATMUL_OPS,
+    canonical_op_type,
+)
 from quantplan.compiler.capture.param_uses import param_layout, param_role, view_kind
 from quantplan.compiler.capture.signature import describe_inputs
 from quantplan.compiler.capture.tensors import flat_tensors, tensor_info

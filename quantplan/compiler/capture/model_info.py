@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from quantplan.compiler.graph import ModuleInfo, ParamInfo
 from quantplan.compiler.capture.signature import dtype_name
+from quantplan.compiler.graph import ModuleInfo, ParamInfo
 
 __all__ = [
     "ParameterTable",
