@@ -26,14 +26,15 @@ from quantplan.runtime.kernels.weight_only import Int4Linear, Int8WeightOnlyLine
 
 __all__ = ["INT4_CROSSOVER_M", "INT8_CROSSOVER_M", "select_linear_kernel"]
 
-# Rows (M) above which the weight-only kernels switch to `ChunkedIntLinear`. NOTE: measured
-# with 4 x Linear(4096, 4096) in bf16, median of 7 timings, torch 2.13 CPU on 2 cores shared
-# with other jobs (load average 4-7, so each timing varies by up to 2x): int8 native
-# 8.6-10 ms vs chunked 40-140 ms at M=2-4, 64 vs 26 ms at M=8, 100 vs 30 ms at M=16,
-# 1010 vs 126 ms at M=128; int4 native 72 vs 75 ms at M=16, 220 vs 167 ms at M=32 and
-# 640 vs 285 ms at M=128. Re-measure on a quiet machine before relying on the exact value.
-INT4_CROSSOVER_M: int | None = 16
-INT8_CROSSOVER_M: int | None = 4
+# Rows (M) above which the weight-only kernels switch to `ChunkedIntLinear`; None = never.
+# NOTE: measured on 4 x Linear(4096, 4096), the kernels timed alternately in one process,
+# median of 5, torch 2.13 CPU on 2 cores shared with other jobs (load average about 7):
+# int8 native vs chunked 82 vs 95 ms at M=16, 152 vs 120 ms at M=32, 694 vs 282 ms at
+# M=128 (bf16 F.linear: 43, 63, 207 ms). The int4 chunked path (unpack to int32, dequantize
+# in float32, cast to bf16) lost at every M up to 128 (820 vs 477 ms at M=128), so int4
+# never switches. Re-measure on a quiet machine before relying on the exact value.
+INT4_CROSSOVER_M: int | None = None
+INT8_CROSSOVER_M: int | None = 16
 
 
 def select_linear_kernel(

@@ -51,6 +51,10 @@ def int4pack_for_cpu(packed: PackedTensor, *, signed: bool) -> torch.Tensor:
     return out
 
 
+def _above(crossover_m: int | None) -> str | None:
+    return None if crossover_m is None else CHUNKED_INT_NAME
+
+
 def _flatten_rows(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(-1, x.shape[-1])
 
@@ -82,13 +86,13 @@ class Int4Linear(_WeightOnly):
     (`zp` formulation) or 8 * scale + minval (`minval` formulation).
     """
 
-    def __init__(self, packed: PackedTensor, qmin: int, type_min: int, *, crossover_m: int, name: str = "aten._weight_int4pack_mm_for_cpu"):
+    def __init__(self, packed: PackedTensor, qmin: int, type_min: int, *, crossover_m: int | None, name: str = "aten._weight_int4pack_mm_for_cpu"):
         rows, columns = packed.shape
         self.group = int4_group_size(packed.block_shape[1])
         self.weight = int4pack_for_cpu(packed, signed=type_min < 0)
         self.scales_and_zeros = self._scales_and_zeros(packed, type_min)
         self.fallback = ChunkedIntLinear(packed, qmin)
-        self.choice = KernelChoice(name=name, native=True, crossover_m=crossover_m, above_crossover=CHUNKED_INT_NAME)
+        self.choice = KernelChoice(name=name, native=True, crossover_m=crossover_m, above_crossover=_above(crossover_m))
 
     def _scales_and_zeros(self, packed: PackedTensor, type_min: int) -> torch.Tensor:
         from quantplan.runtime.formats import unpack_qparams
@@ -110,13 +114,13 @@ class Int4Linear(_WeightOnly):
 class Int8WeightOnlyLinear(_WeightOnly):
     """int8 (or symmetric uint8, shifted by 128) weight [N, K], one scale per output row, zero point 0."""
 
-    def __init__(self, packed: PackedTensor, qmin: int, shift: int, *, crossover_m: int):
+    def __init__(self, packed: PackedTensor, qmin: int, shift: int, *, crossover_m: int | None):
         from quantplan.runtime.formats import unpack_qparams
 
         self.weight = (unpack_codes(packed) - shift).to(torch.int8).contiguous()
         self.scales = unpack_qparams(packed).scale.reshape(-1).to(torch.bfloat16)
         self.fallback = ChunkedIntLinear(packed, qmin)
-        self.choice = KernelChoice(name="aten._weight_int8pack_mm", native=True, crossover_m=crossover_m, above_crossover=CHUNKED_INT_NAME)
+        self.choice = KernelChoice(name="aten._weight_int8pack_mm", native=True, crossover_m=crossover_m, above_crossover=_above(crossover_m))
 
     def matmul(self, x: torch.Tensor) -> torch.Tensor:
         return torch.ops.aten._weight_int8pack_mm(x, self.weight, self.scales)

@@ -137,17 +137,21 @@ def test_fp8_chunk_decode_is_exact():
     assert torch.equal(decoded, packed.data.to(torch.bfloat16))
 
 
-@pytest.mark.parametrize(
-    ("dtype", "granularity", "crossover"),
-    [("int8", PER_CHANNEL, INT8_CROSSOVER_M), ("int4", _block(32), INT4_CROSSOVER_M), ("uint4", _block(32), INT4_CROSSOVER_M)],
-)
-def test_weight_only_records_crossover(dtype, granularity, crossover):
-    spec = QuantizationSpec(dtype=dtype, granularity=granularity)
+def test_int8_weight_only_records_crossover():
+    spec = QuantizationSpec(dtype="int8", granularity=PER_CHANNEL)
     packed, _, _, _ = _setup(spec)
     choice = select_linear_kernel(packed, spec, None, None, CPU).choice
-    assert choice.crossover_m == crossover
+    assert choice.crossover_m == INT8_CROSSOVER_M
     assert choice.above_crossover == "chunked dequantize+bf16 linear"
     assert choice.to_json()["above_crossover"] == "chunked dequantize+bf16 linear"
+
+
+def test_int4_never_switches_when_crossover_is_none():
+    spec = QuantizationSpec(dtype="int4", granularity=_block(32))
+    packed, _, _, _ = _setup(spec)
+    choice = select_linear_kernel(packed, spec, None, None, CPU).choice
+    assert choice.crossover_m is INT4_CROSSOVER_M
+    assert choice.above_crossover is None
 
 
 @pytest.mark.parametrize(
@@ -155,12 +159,18 @@ def test_weight_only_records_crossover(dtype, granularity, crossover):
     [("int8", "symmetric", PER_CHANNEL), ("uint8", "symmetric", PER_CHANNEL), ("int4", "symmetric", _block(32)), ("uint4", "asymmetric", _block(32))],
 )
 def test_weight_only_above_crossover_matches_fake_quant(dtype, qscheme, granularity):
+    from quantplan.runtime.kernels.weight_only import Int4Linear, Int8WeightOnlyLinear
+
     spec = QuantizationSpec(dtype=dtype, qscheme=qscheme, granularity=granularity)
     packed, fq_weight, bias, _ = _setup(spec, shape=(144, 128))
-    kernel = select_linear_kernel(packed, spec, None, None, CPU)
-    x = torch.randn(2, kernel.choice.crossover_m + 1, 128)
+    qmin = int(spec.quant_min)
+    if spec.element.bits == 8:
+        kernel = Int8WeightOnlyLinear(packed, qmin, 128 if dtype == "uint8" else 0, crossover_m=2)
+    else:
+        kernel = Int4Linear(packed, qmin, spec.element.integer_range(clipped=False)[0], crossover_m=2)
+    x = torch.randn(2, 3, 128)
     out = kernel(x, bias)
-    assert out.shape == (2, kernel.choice.crossover_m + 1, 144)
+    assert out.shape == (2, 3, 144)
     assert relative_error(out, reference_linear(x, fq_weight, bias)) < 0.01
 
 
@@ -172,3 +182,14 @@ def test_chunked_int_rows_are_exact_in_float32():
     packed, fq_weight, _, _ = _setup(spec, shape=(200, 64))
     rows = dequantize_into(packed_rows(packed, 128, 200), 0, torch.empty(72, 64))
     assert torch.equal(rows, fq_weight[128:200])
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_chunked_int8_rows_decode_exactly(dtype):
+    from quantplan.runtime.kernels.chunked_int import ChunkedIntLinear
+
+    spec = QuantizationSpec(dtype=dtype, granularity=PER_CHANNEL)
+    packed, fq_weight, _, _ = _setup(spec, shape=(200, 64))
+    kernel = ChunkedIntLinear(packed, int(spec.quant_min))
+    decoded = kernel.decode_rows(0, 200, torch.empty(200, 64), torch.empty(200, 64, dtype=torch.bfloat16))
+    assert torch.equal(decoded.float() * kernel.row_scale.reshape(-1, 1), fq_weight)
