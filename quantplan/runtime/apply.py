@@ -82,7 +82,7 @@ def _apply_fake(model: nn.Module, plan: Plan, frozen, example_inputs: Any) -> nn
             model,
             captured,
             example_inputs,
-            dynamic_batch=not plan.model.inputs.get("dynamic_shapes"),
+            auto_dynamic=not plan.model.inputs.get("dynamic_shapes"),
             boundary_modules=tuple(sorted({site.location.target for site in sites if site.location.kind.startswith("module_")})),
         )
         prepared = _apply_graph(program, captured.graph, sites, quantizers, model.training)

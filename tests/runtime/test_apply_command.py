@@ -155,3 +155,25 @@ def test_apply_output_unwritable(tmp_path, monkeypatch, capsys):
     assert code == 1
     assert err.startswith("error: -o: cannot create folder '/proc/nope/out': ")
     assert err.count("\n") == 1
+
+
+TOKEN_BATCHES = '''
+import torch
+
+
+def longer():
+    return [(torch.randint(0, 100, (2, 9)),), (torch.randint(0, 100, (4, 5)),)]
+'''
+
+
+def test_apply_calibrates_other_sequence_length(tmp_path, monkeypatch, capsys):
+    _write_plan(tmp_path / "plan.json", factory=models.make_tiny_net)
+    (tmp_path / "token_data.py").write_text(TOKEN_BATCHES)
+    monkeypatch.chdir(tmp_path)
+
+    arguments = ["apply", "plan.json", "--model", "fixtures.models:make_tiny_net", "--calibrate", "token_data:longer"]
+    code = main([*arguments, "-o", "out", "--no-progress"])
+
+    assert capsys.readouterr().err == ""
+    assert code == 0
+    assert (tmp_path / "out" / "qparams.safetensors").is_file()

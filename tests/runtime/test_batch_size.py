@@ -60,4 +60,53 @@ def test_static_batch_error_names_fix(model, batch):
     with pytest.raises(PlanError) as error, torch.no_grad():
         quantizer.prepared_model(torch.randn(4, 8))
 
-    assert "Prepare with dynamic_shapes= declaring the dimensions that vary" in str(error.value)
+    assert "Compile the plan with dynamic_shapes= declaring the dimensions that vary" in str(error.value)
+
+
+class Tokens(nn.Module):
+    """Embeds token ids of any batch size and sequence length."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(100, 16)
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, ids):
+        return self.fc(self.embed(ids))
+
+
+class SevenTokens(Tokens):
+    """Branches on the sequence length, so torch.export specializes dimension 1 to 7."""
+
+    def forward(self, ids):
+        hidden = self.embed(ids)
+        if ids.shape[1] == 7:
+            hidden = hidden * 2
+        return self.fc(hidden)
+
+
+def _prepare_tokens(model: nn.Module) -> Quantizer:
+    torch.manual_seed(0)
+    quantizer = Quantizer(model.eval(), QuantizerConfig(execution_mode="graph"))
+    quantizer.prepare((torch.randint(0, 100, (2, 7)),))
+    return quantizer
+
+
+@pytest.mark.parametrize("shape", [(4, 7), (2, 9), (3, 5)])
+def test_calibrate_other_sequence_length(shape):
+    quantizer = _prepare_tokens(Tokens())
+
+    report = quantizer.calibrate([(torch.randint(0, 100, shape),)], progress=False)
+
+    assert report.batches == 1
+
+
+def test_fixed_sequence_error_names_dimension():
+    quantizer = _prepare_tokens(SevenTokens())
+
+    with pytest.raises(PlanError) as error, torch.no_grad():
+        quantizer.prepared_model(torch.randint(0, 100, (2, 9)))
+
+    message = str(error.value)
+    assert "input 'ids': dimension 1 is fixed at 7 in the prepared graph" in message
+    assert "dynamic_shapes=({1: torch.export.Dim.DYNAMIC},)" in message

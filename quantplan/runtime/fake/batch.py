@@ -7,6 +7,8 @@ its guard raises a bare AssertionError. `ShapeGuard` turns that into a PlanError
 
 from __future__ import annotations
 
+import re
+
 from torch import nn
 
 from quantplan.errors import ErrorDetail, PlanError
@@ -25,20 +27,32 @@ class ShapeGuard(nn.Module):
         try:
             return self.guard(*args, **kwargs)
         except AssertionError as error:
-            raise PlanError(
-                ErrorDetail(
-                    path="inputs",
-                    message=(
-                        f"the prepared graph does not accept these input shapes ({error}). "
-                        "torch.export fixed the dimensions that the model does not let vary "
-                        "(a batch of 1 always, or a batch size the model's code depends on). "
-                        "Prepare with dynamic_shapes= declaring the dimensions that vary, "
-                        "for example Quantizer.prepare(inputs, "
-                        "dynamic_shapes=({0: torch.export.Dim('batch')},)), "
-                        "calibrate with the example's shapes, or use an eager-mode plan."
-                    ),
-                )
-            ) from error
+            raise PlanError(ErrorDetail(path="inputs", message=_shape_message(str(error)))) from error
+
+
+def _shape_message(guard: str) -> str:
+    """Describe a failed guard such as `Guard failed: ids.size()[1] == 7` and how to fix it."""
+    match = _SIZE_GUARD.search(guard)
+    if match is None:
+        what = f"the prepared graph does not accept these input shapes ({guard})."
+        dimension = "0"
+    else:
+        name, dimension, size = match.groups()
+        what = (
+            f"input {name!r}: dimension {dimension} is fixed at {size} in the prepared graph "
+            f"and this batch has another size ({guard})."
+        )
+    return (
+        f"{what} torch.export fixed the dimensions that the model does not let vary "
+        "(a size of 1 always, or a size the model's code depends on). "
+        "Compile the plan with dynamic_shapes= declaring the dimensions that vary, for example "
+        f"Quantizer.prepare(inputs, dynamic_shapes=({{{dimension}: torch.export.Dim.DYNAMIC}},)) "
+        "or compile_plan(..., dynamic_shapes=...); the quantplan CLI cannot declare them, so there "
+        "calibrate with the example's shapes, or use an eager-mode plan."
+    )
+
+
+_SIZE_GUARD = re.compile(r"(\w+)\.size\(\)\[(\d+)\] == (\d+)")
 
 
 def guard_input_shapes(module: nn.Module) -> None:

@@ -3,11 +3,12 @@
 The plan's capture (a static export) checks the model against the plan. The prepared model
 may need a second export, with two differences:
 
-- a dynamic batch: torch.export guards every input shape, so a graph exported on a batch
-  of 8 rejects a calibration batch of 4. When the plan declares no `dynamic_shapes`,
-  dimension 0 of every positional tensor input gets `Dim.AUTO`. torch keeps it dynamic
-  where the model allows it and specializes it otherwise, which it always does for an
-  example batch of 1;
+- dynamic input shapes: torch.export guards every input shape, so a graph exported on a
+  batch of 8 with 7 tokens rejects a calibration batch of 4 or of 9 tokens. When the plan
+  declares no `dynamic_shapes`, every dimension of every tensor input gets `Dim.AUTO`.
+  torch keeps a dimension dynamic where the model allows it and specializes it otherwise,
+  which it always does for a size of 1. If that export fails, only dimension 0 (the batch)
+  gets `Dim.AUTO`, and if that fails too, the shapes stay static;
 - module call signatures (`preserve_module_call_signature`) for modules with boundary
   quantizers, which map forward argument positions and outputs to graph nodes.
 
@@ -17,12 +18,14 @@ target and tensor inputs. Otherwise the plan's own export is used.
 
 from __future__ import annotations
 
+import inspect
 import operator
 from typing import Any
 
 import torch
 from torch import fx, nn
 from torch.export import Dim
+from torch.utils import _pytree as pytree
 
 from quantplan.compiler.capture.signature import split_example_inputs
 
@@ -34,13 +37,17 @@ def export_for_runtime(
     captured,
     example_inputs: Any,
     *,
-    dynamic_batch: bool,
+    auto_dynamic: bool,
     boundary_modules: tuple[str, ...],
 ) -> torch.export.ExportedProgram:
     """Return the program to build the prepared module from (see the module docstring)."""
     args, kwargs = split_example_inputs(example_inputs)
-    batch = _batch_shapes(args, kwargs) if dynamic_batch else None
-    candidates = [(batch, boundary_modules), (batch, ()), (None, boundary_modules)]
+    shapes = []
+    if auto_dynamic:
+        shapes = [_dynamic_shapes(model, args, kwargs, all_dims=True)]
+        shapes.append(_dynamic_shapes(model, args, kwargs, all_dims=False))
+    candidates = [(shape, preserve) for shape in shapes if shape is not None for preserve in (boundary_modules, ())]
+    candidates.append((None, boundary_modules))
     for dynamic_shapes, preserve in candidates:
         if dynamic_shapes is None and not preserve:
             continue
@@ -50,15 +57,35 @@ def export_for_runtime(
     return captured.exported
 
 
-def _batch_shapes(args: tuple, kwargs: dict) -> tuple | None:
-    if kwargs or not any(_batched(value) for value in args):
-        # TODO: keyword and nested tensor inputs keep the static batch size of the example.
+def _dynamic_shapes(model: nn.Module, args: tuple, kwargs: dict, *, all_dims: bool) -> dict | None:
+    """Give each tensor input `Dim.AUTO` on every dimension, or on dimension 0 only.
+
+    Returns torch.export's `dynamic_shapes` keyed by forward's parameter names, or None when
+    no input has a dimension or the inputs do not bind to forward's signature.
+    """
+    try:
+        bound = inspect.signature(model.forward).bind(*args, **kwargs)
+    except (TypeError, ValueError):
         return None
-    return tuple({0: Dim.AUTO} if _batched(value) else None for value in args)
+    leaves = pytree.tree_leaves((args, kwargs))
+    if not any(isinstance(leaf, torch.Tensor) and leaf.dim() > 0 for leaf in leaves):
+        return None
 
+    def dims(value: Any) -> dict | None:
+        if not isinstance(value, torch.Tensor) or value.dim() == 0:
+            return None
+        return {index: Dim.AUTO for index in range(value.dim() if all_dims else 1)}
 
-def _batched(value: Any) -> bool:
-    return isinstance(value, torch.Tensor) and value.dim() > 0
+    shapes = {}
+    for name, value in bound.arguments.items():
+        kind = bound.signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            shapes[name] = tuple(pytree.tree_map(dims, item) for item in value)
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            shapes[name] = {key: pytree.tree_map(dims, item) for key, item in value.items()}
+        else:
+            shapes[name] = pytree.tree_map(dims, value)
+    return shapes
 
 
 def _try_export(
