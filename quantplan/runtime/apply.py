@@ -71,6 +71,7 @@ def apply_plan(
 
 
 def _apply_fake(model: nn.Module, plan: Plan, frozen, example_inputs: Any) -> nn.Module:
+    _reject_meta(model)
     if example_inputs is None:
         example_inputs = inputs_from_signature(plan.model.inputs, device=model_device(model))
     captured = capture_for_plan(model, plan, example_inputs)
@@ -114,6 +115,23 @@ def model_device(model: nn.Module) -> torch.device:
     for tensor in [*model.parameters(), *model.buffers()]:
         return tensor.device
     return torch.device("cpu")
+
+
+def _reject_meta(model: nn.Module) -> None:
+    meta = [name for name, tensor in [*model.named_parameters(), *model.named_buffers()] if tensor.is_meta]
+    if meta:
+        raise PlanError(
+            ErrorDetail(
+                path="model",
+                message=(
+                    f"the model is on the meta device ({len(meta)} tensors, first {meta[0]}), and fake "
+                    "quantization needs real weights to compute scales. A meta model can be compiled "
+                    "(compile_plan), and quantplan.load(artifact_dir, model_factory) fills one from a "
+                    "real-mode artifact. For fake mode, load the weights first: model.to_empty(device='cpu') "
+                    "then model.load_state_dict(...), or build the model outside torch.device('meta')."
+                ),
+            )
+        )
 
 
 def _reject_prepared(model: nn.Module) -> None:

@@ -34,16 +34,16 @@ def _shape_message(guard: str) -> str:
     """Describe a failed guard such as `Guard failed: ids.size()[1] == 7` and how to fix it."""
     match = _SIZE_GUARD.search(guard)
     if match is None:
-        what = f"the prepared graph does not accept these input shapes ({guard})."
+        problem = f"the prepared graph does not accept these input shapes ({guard})."
         dimension = "0"
     else:
         name, dimension, size = match.groups()
-        what = (
+        problem = (
             f"input {name!r}: dimension {dimension} is fixed at {size} in the prepared graph "
             f"and this batch has another size ({guard})."
         )
     return (
-        f"{what} torch.export fixed the dimensions that the model does not let vary "
+        f"{problem} torch.export fixed the dimensions that the model does not let vary "
         "(a size of 1 always, or a size the model's code depends on). "
         "Compile the plan with dynamic_shapes= declaring the dimensions that vary, for example "
         f"Quantizer.prepare(inputs, dynamic_shapes=({{{dimension}: torch.export.Dim.DYNAMIC}},)) "
