@@ -7,7 +7,13 @@ from typing import Any
 
 import attrs
 
-from quantplan.quantization._map_converters import OMITTED, SpecMap
+from quantplan.quantization._map_converters import (
+    OMITTED,
+    SpecMap,
+    index_spec_map,
+    prefixed,
+    state_spec_map,
+)
 from quantplan.quantization.spec import (
     default_activation_quantization_spec,
     default_weight_quantization_spec,
@@ -88,6 +94,12 @@ MODULE_NAME_HELP = (
 )
 EXECUTION_MODE_HELP = "How ops are captured: graph (torch.export nodes, the default) or eager."
 
+_TENSOR_GROUP_HELP = {
+    "op_input_spec": INPUT_HELP,
+    "op_output_spec": OUTPUT_HELP,
+    "op_state_spec": STATE_HELP,
+}
+
 
 class PresetsAccessor:
     """Class attribute `presets`: the preset recipes that build configs of the owning class."""
@@ -107,3 +119,13 @@ class TensorGroups:
     def defaulted_fields(self) -> frozenset[str]:
         """Tensor-group fields that took their default because the caller omitted them."""
         return self._defaulted
+
+
+def tensor_group_options(name: str) -> dict[str, Any]:
+    """Return the `attrs.field` options of tensor group `name`, shared by both config classes."""
+    spec_map = state_spec_map if name == "op_state_spec" else index_spec_map
+    return {
+        "default": OMITTED,
+        "converter": prefixed(spec_map, name),
+        "metadata": describe(_TENSOR_GROUP_HELP[name]),
+    }

@@ -59,7 +59,7 @@ def keyed_map(
         problems: list[ErrorDetail] = []
         originals: dict = {}
         for raw_key, item in mapping.items():
-            key_text = _path_key(raw_key)
+            key_text = path_key(raw_key)
             try:
                 key = normalize_key(raw_key)
             except ConfigError as error:
@@ -73,7 +73,7 @@ def keyed_map(
                 originals[key] = raw_key
             except ConfigError as error:
                 # Paths show the key as written, except positions, which show as integers.
-                shown = _path_key(key if isinstance(key, int) else raw_key)
+                shown = path_key(key if isinstance(key, int) else raw_key)
                 problems += [detail.with_prefix(shown) for detail in error.errors]
         if problems:
             raise ConfigError(problems)
@@ -82,7 +82,7 @@ def keyed_map(
     return convert
 
 
-def _path_key(key: object) -> str:
+def path_key(key: object) -> str:
     if isinstance(key, int) and not isinstance(key, bool):
         return f"[{key}]"
     return f'["{key}"]'

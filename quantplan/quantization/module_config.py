@@ -7,19 +7,17 @@ from typing import Any, ClassVar
 import attrs
 
 from quantplan.quantization._config_fields import (
-    INPUT_HELP,
     MODULE_INPUT_HELP,
     MODULE_OUTPUT_HELP,
     OP_NAME_HELP,
     OP_TYPE_HELP,
-    OUTPUT_HELP,
-    STATE_HELP,
     TENSOR_GROUPS,
     PresetsAccessor,
     TensorGroups,
     default_group,
     describe,
     fill_defaults,
+    tensor_group_options,
     track_assignment,
 )
 from quantplan.quantization._map_converters import (
@@ -30,7 +28,6 @@ from quantplan.quantization._map_converters import (
     op_type_key,
     optional_instance,
     prefixed,
-    state_spec_map,
 )
 from quantplan.quantization.arguments import argument_errors
 from quantplan.quantization.fields import reject_unknown_keywords
@@ -59,21 +56,9 @@ class ModuleQuantizerConfig(TensorGroups):
     `global_config`, which has no boundary.
     """
 
-    op_input_spec: SpecMap | None = attrs.field(
-        default=OMITTED,
-        converter=prefixed(index_spec_map, "op_input_spec"),
-        metadata=describe(INPUT_HELP),
-    )
-    op_output_spec: SpecMap | None = attrs.field(
-        default=OMITTED,
-        converter=prefixed(index_spec_map, "op_output_spec"),
-        metadata=describe(OUTPUT_HELP),
-    )
-    op_state_spec: SpecMap | None = attrs.field(
-        default=OMITTED,
-        converter=prefixed(state_spec_map, "op_state_spec"),
-        metadata=describe(STATE_HELP),
-    )
+    op_input_spec: SpecMap | None = attrs.field(**tensor_group_options("op_input_spec"))
+    op_output_spec: SpecMap | None = attrs.field(**tensor_group_options("op_output_spec"))
+    op_state_spec: SpecMap | None = attrs.field(**tensor_group_options("op_state_spec"))
     op_type_config: dict[str, OpQuantizerConfig | None] = attrs.field(
         factory=dict,
         converter=prefixed(_op_type_map, "op_type_config"),

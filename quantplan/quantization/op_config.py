@@ -5,22 +5,16 @@ from __future__ import annotations
 import attrs
 
 from quantplan.quantization._config_fields import (
-    INPUT_HELP,
-    OUTPUT_HELP,
-    STATE_HELP,
     TENSOR_GROUPS,
     TensorGroups,
     default_group,
-    describe,
     fill_defaults,
+    tensor_group_options,
     track_assignment,
 )
 from quantplan.quantization._map_converters import (
     OMITTED,
     SpecMap,
-    index_spec_map,
-    prefixed,
-    state_spec_map,
 )
 from quantplan.quantization.arguments import argument_errors
 from quantplan.quantization.fields import reject_unknown_keywords
@@ -33,21 +27,9 @@ __all__ = ["OpQuantizerConfig"]
 class OpQuantizerConfig(TensorGroups):
     """Specs for the tensors of ops matched by an op type or op name."""
 
-    op_input_spec: SpecMap | None = attrs.field(
-        default=OMITTED,
-        converter=prefixed(index_spec_map, "op_input_spec"),
-        metadata=describe(INPUT_HELP),
-    )
-    op_output_spec: SpecMap | None = attrs.field(
-        default=OMITTED,
-        converter=prefixed(index_spec_map, "op_output_spec"),
-        metadata=describe(OUTPUT_HELP),
-    )
-    op_state_spec: SpecMap | None = attrs.field(
-        default=OMITTED,
-        converter=prefixed(state_spec_map, "op_state_spec"),
-        metadata=describe(STATE_HELP),
-    )
+    op_input_spec: SpecMap | None = attrs.field(**tensor_group_options("op_input_spec"))
+    op_output_spec: SpecMap | None = attrs.field(**tensor_group_options("op_output_spec"))
+    op_state_spec: SpecMap | None = attrs.field(**tensor_group_options("op_state_spec"))
     _defaulted: frozenset[str] = attrs.field(init=False, eq=False, repr=False, factory=frozenset)
 
     def __init__(

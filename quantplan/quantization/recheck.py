@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from quantplan.errors import ConfigError, ErrorDetail
+from quantplan.quantization._map_converters import path_key
 
 __all__ = ["recheck_problems"]
 
@@ -40,7 +41,7 @@ def _nested_problems(value: object, path: str) -> list[ErrorDetail]:
     problems = []
     for key, item in value.items():
         if attrs.has(type(item)) and _is_config(item):
-            problems += recheck_problems(item, path + _key_segment(key))
+            problems += recheck_problems(item, path + path_key(key))
     return problems
 
 
@@ -52,9 +53,3 @@ def _is_config(value: object) -> bool:
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
-
-
-def _key_segment(key: object) -> str:
-    if isinstance(key, int) and not isinstance(key, bool):
-        return f"[{key}]"
-    return f'["{key}"]'
