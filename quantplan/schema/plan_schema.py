@@ -38,13 +38,23 @@ def _text(description: str, **extra: Any) -> dict:
 def _granularity() -> dict:
     schema = _strict(
         {
-            "type": {"enum": ["per_tensor", "per_channel", "per_block"], "description": "Granularity family."},
-            "axis": {"type": ["integer", "null"], "description": "Concrete axis; null for per_tensor and tuple block sizes."},
+            "type": {
+                "enum": ["per_tensor", "per_channel", "per_block"],
+                "description": "Granularity family.",
+            },
+            "axis": {
+                "type": ["integer", "null"],
+                "description": "Concrete axis; null for per_tensor and tuple block sizes.",
+            },
             "block_size": {
                 "description": "Elements per block along axis, or one extent per dimension (-1 = whole dimension).",
                 "oneOf": [
                     {"type": "integer", "minimum": 1},
-                    {"type": "array", "minItems": 1, "items": {"type": "integer", "anyOf": [{"minimum": 1}, {"const": -1}]}},
+                    {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"type": "integer", "anyOf": [{"minimum": 1}, {"const": -1}]},
+                    },
                     {"type": "null"},
                 ],
             },
@@ -69,17 +79,47 @@ def _spec() -> dict:
     return _strict(
         {
             "dtype": {"enum": list(ELEMENT_TYPES), "description": "Quantized element dtype."},
-            "qscheme": {"enum": ["symmetric", "symmetric_with_clipping", "asymmetric"], "description": "Placement of the integer range around zero."},
-            "qformulation": {"enum": ["zp", "minval"], "description": "Offset stored as a zero point (zp) or as the range minimum (minval)."},
+            "qscheme": {
+                "enum": ["symmetric", "symmetric_with_clipping", "asymmetric"],
+                "description": "Placement of the integer range around zero.",
+            },
+            "qformulation": {
+                "enum": ["zp", "minval"],
+                "description": "Offset stored as a zero point (zp) or as the range minimum (minval).",
+            },
             "granularity": {"$ref": "#/definitions/granularity"},
-            "block_shape": {"$ref": "#/definitions/shape", "description": "Extent of the elements sharing one scale; the tensor's rank."},
-            "scale_shape": {"$ref": "#/definitions/shape", "description": "Shape of the scale tensor: tensor shape divided by block_shape."},
-            "quant_min": {**number, "description": "Lowest code (integer formats) or -fmax (float formats)."},
-            "quant_max": {**number, "description": "Highest code (integer formats) or fmax (float formats)."},
-            "scale_dtype": {"enum": ["float32", "float8_e8m0fnu"], "description": "Storage dtype of the scales."},
-            "scale_rounding": {"enum": [None, "floor"], "description": "floor: the OCP MX power-of-two rule for e8m0 scales; null otherwise."},
-            "qparam_calculator_cls": {"enum": qparam_names, "description": "Resolved qparams calculator."},
-            "range_calculator_cls": {"enum": list(RANGE_CALCULATORS.names()), "description": "Resolved range calculator."},
+            "block_shape": {
+                "$ref": "#/definitions/shape",
+                "description": "Extent of the elements sharing one scale; the tensor's rank.",
+            },
+            "scale_shape": {
+                "$ref": "#/definitions/shape",
+                "description": "Shape of the scale tensor: tensor shape divided by block_shape.",
+            },
+            "quant_min": {
+                **number,
+                "description": "Lowest code (integer formats) or -fmax (float formats).",
+            },
+            "quant_max": {
+                **number,
+                "description": "Highest code (integer formats) or fmax (float formats).",
+            },
+            "scale_dtype": {
+                "enum": ["float32", "float8_e8m0fnu"],
+                "description": "Storage dtype of the scales.",
+            },
+            "scale_rounding": {
+                "enum": [None, "floor"],
+                "description": "floor: the OCP MX power-of-two rule for e8m0 scales; null otherwise.",
+            },
+            "qparam_calculator_cls": {
+                "enum": qparam_names,
+                "description": "Resolved qparams calculator.",
+            },
+            "range_calculator_cls": {
+                "enum": list(RANGE_CALCULATORS.names()),
+                "description": "Resolved range calculator.",
+            },
             "float_range": {
                 "type": "array",
                 "minItems": 2,
@@ -97,7 +137,10 @@ def _entry(*, with_param: bool) -> dict:
     properties = {
         "shape": {"$ref": "#/definitions/shape"},
         "dtype": _text("The tensor's float dtype, such as float32."),
-        "spec": {"oneOf": [{"type": "null"}, {"$ref": "#/definitions/spec"}], "description": "Resolved spec; null = left in float."},
+        "spec": {
+            "oneOf": [{"type": "null"}, {"$ref": "#/definitions/spec"}],
+            "description": "Resolved spec; null = left in float.",
+        },
         "rule": _text("Config path that decided this entry."),
     }
     if with_param:
@@ -125,11 +168,23 @@ def _op() -> dict:
             "module_type": _text("Fully qualified class of that module."),
             "module_stack": {
                 "type": "array",
-                "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string"}},
+                "items": {
+                    "type": "array",
+                    "minItems": 2,
+                    "maxItems": 2,
+                    "items": {"type": "string"},
+                },
                 "description": "[path, class] from the outermost module below the root to the innermost.",
             },
-            "call_site": {"type": "integer", "minimum": 0, "description": "Call count of the innermost module (0 = first)."},
-            "fused_group": {**nullable_text, "description": "Name of the fused group's first op, or null."},
+            "call_site": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Call count of the innermost module (0 = first).",
+            },
+            "fused_group": {
+                **nullable_text,
+                "description": "Name of the fused group's first op, or null.",
+            },
             "inputs": _index_map(),
             "outputs": _index_map(),
             "state": {
@@ -138,7 +193,18 @@ def _op() -> dict:
                 "description": "Local parameter name to entry.",
             },
         },
-        required=["call_site", "fused_group", "inputs", "module", "module_type", "name", "outputs", "state", "target", "type"],
+        required=[
+            "call_site",
+            "fused_group",
+            "inputs",
+            "module",
+            "module_type",
+            "name",
+            "outputs",
+            "state",
+            "target",
+            "type",
+        ],
     )
 
 
@@ -147,7 +213,11 @@ def _model() -> dict:
         {
             "mode": {"enum": ["graph", "eager"]},
             "method": _text("Capture method, such as torch.export."),
-            "specializations": {"type": "array", "items": {"type": "string"}, "description": "Shape specializations made."},
+            "specializations": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Shape specializations made.",
+            },
         },
         description="How the graph was captured.",
     )
@@ -156,8 +226,14 @@ def _model() -> dict:
             "class": _text("Fully qualified class of the root module."),
             "execution_mode": {"enum": ["graph", "eager"]},
             "torch": _text("torch version used to compile."),
-            "inputs": {"type": "object", "description": "Example-input signature (structure, shapes, dtypes, dynamic dims)."},
-            "fingerprint": {**_FINGERPRINT, "description": "Structure fingerprint; weight values excluded."},
+            "inputs": {
+                "type": "object",
+                "description": "Example-input signature (structure, shapes, dtypes, dynamic dims; an integer tensor whose values are all one nonzero value records it as fill).",
+            },
+            "fingerprint": {
+                **_FINGERPRINT,
+                "description": "Structure fingerprint; weight values excluded.",
+            },
             "capture": capture,
         },
         required=["class", "execution_mode", "fingerprint", "inputs", "torch"],
@@ -169,9 +245,17 @@ def _summary() -> dict:
     bits = {"type": ["number", "null"], "minimum": 0}
     return _strict(
         {
-            "tensors": {"type": "object", "additionalProperties": count, "description": "Candidate weights per dtype/granularity, or float."},
-            "weight_bytes": _strict({"before": count, "after": count}, description="Candidate-weight bytes."),
-            "bits_per_weight": _strict({"candidates": bits, "quantized": bits}, description="Effective bits per weight."),
+            "tensors": {
+                "type": "object",
+                "additionalProperties": count,
+                "description": "Candidate weights per dtype/granularity, or float.",
+            },
+            "weight_bytes": _strict(
+                {"before": count, "after": count}, description="Candidate-weight bytes."
+            ),
+            "bits_per_weight": _strict(
+                {"candidates": bits, "quantized": bits}, description="Effective bits per weight."
+            ),
         }
     )
 
@@ -189,29 +273,43 @@ def _lists() -> dict:
     )
     skipped["oneOf"] = [{"required": ["param"]}, {"required": ["tensor"]}]
     return {
-        "modules": {"type": "array", "items": _strict(
-            {"module": _text("Module path."), "call_site": {"type": "integer", "minimum": 0}, "inputs": _index_map(), "outputs": _index_map()},
-            required=["inputs", "module", "outputs"],
-            description="Boundary specs of one module call.",
-        )},
-        "shared": {"type": "array", "items": _strict(
-            {
-                "params": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                "ops": {"type": "array", "items": {"type": "string"}},
-                "spec": {"oneOf": [{"type": "null"}, {"$ref": "#/definitions/spec"}]},
-                "rule": _text("Rule that decided the group."),
-            },
-            description="Parameters sharing one storage.",
-        )},
+        "modules": {
+            "type": "array",
+            "items": _strict(
+                {
+                    "module": _text("Module path."),
+                    "call_site": {"type": "integer", "minimum": 0},
+                    "inputs": _index_map(),
+                    "outputs": _index_map(),
+                },
+                required=["inputs", "module", "outputs"],
+                description="Boundary specs of one module call.",
+            ),
+        },
+        "shared": {
+            "type": "array",
+            "items": _strict(
+                {
+                    "params": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "ops": {"type": "array", "items": {"type": "string"}},
+                    "spec": {"oneOf": [{"type": "null"}, {"$ref": "#/definitions/spec"}]},
+                    "rule": _text("Rule that decided the group."),
+                },
+                description="Parameters sharing one storage.",
+            ),
+        },
         "skipped": {"type": "array", "items": skipped},
-        "diagnostics": {"type": "array", "items": _strict(
-            {
-                "severity": {"enum": ["info", "warning", "error"]},
-                "code": _text("Stable diagnostic code."),
-                "message": _text("What was found and what to do."),
-                "rule": {"type": ["string", "null"]},
-            }
-        )},
+        "diagnostics": {
+            "type": "array",
+            "items": _strict(
+                {
+                    "severity": {"enum": ["info", "warning", "error"]},
+                    "code": _text("Stable diagnostic code."),
+                    "message": _text("What was found and what to do."),
+                    "rule": {"type": ["string", "null"]},
+                }
+            ),
+        },
     }
 
 
@@ -225,7 +323,15 @@ def _normalized_config() -> dict:
         "type": ["object", "null"],
         "properties": {"op_type_config": pairs, "op_name_config": pairs},
     }
-    rule_map = {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": [{"type": "string"}, module]}}
+    rule_map = {
+        "type": "array",
+        "items": {
+            "type": "array",
+            "minItems": 2,
+            "maxItems": 2,
+            "items": [{"type": "string"}, module],
+        },
+    }
     rule_map["description"] = pairs["description"]
     return {
         "type": "object",
@@ -237,7 +343,11 @@ def _normalized_config() -> dict:
         "properties": {
             "quantization_config": {
                 "type": "object",
-                "properties": {"global_config": module, "module_name_configs": rule_map, "module_type_configs": rule_map},
+                "properties": {
+                    "global_config": module,
+                    "module_name_configs": rule_map,
+                    "module_type_configs": rule_map,
+                },
             }
         },
     }
@@ -250,10 +360,16 @@ def plan_schema() -> dict:
     root = _strict(
         {
             "format": {"const": PLAN_FORMAT, "description": "Plan format version."},
-            "generator": _strict({"name": _text("Program name."), "version": _text("Program version.")}),
+            "generator": _strict(
+                {"name": _text("Program name."), "version": _text("Program version.")}
+            ),
             "model": _model(),
             "config": _strict({"fingerprint": _FINGERPRINT, "normalized": _normalized_config()}),
-            "ops": {"type": "array", "items": {"$ref": "#/definitions/op"}, "description": "Ops in execution order."},
+            "ops": {
+                "type": "array",
+                "items": {"$ref": "#/definitions/op"},
+                "description": "Ops in execution order.",
+            },
             **_lists(),
             "summary": _summary(),
         },
@@ -265,7 +381,11 @@ def plan_schema() -> dict:
         "title": "quantplan plan",
         **root,
         "definitions": {
-            "shape": {"type": "array", "items": {"type": ["integer", "string"]}, "description": "Dimensions; a dynamic one is its symbol."},
+            "shape": {
+                "type": "array",
+                "items": {"type": ["integer", "string"]},
+                "description": "Dimensions; a dynamic one is its symbol.",
+            },
             "granularity": _granularity(),
             "spec": _spec(),
             "entry": _entry(with_param=False),

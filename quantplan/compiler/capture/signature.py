@@ -3,6 +3,11 @@
 Apply captures the model again from this record (zeros of the recorded shapes), so it needs
 no user data. Example: `describe_inputs((torch.zeros(2, 7, dtype=torch.int64),))` returns
 `{"args": [{"shape": [2, 7], "dtype": "int64"}], "kwargs": {}, "dynamic_shapes": None}`.
+
+An integer or bool tensor whose elements all equal one nonzero value also records it as
+`fill` (an all-ones attention mask gets `"fill": 1`), and the rebuilt input is filled with
+it, because a model such as HF BERT traces another graph for an all-zero mask. Any other
+integer tensor, token ids for example, is rebuilt as zeros. A record without `fill` means 0.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch._subclasses.fake_tensor import is_fake
 from torch.export.dynamic_shapes import _DimHint
 
 from quantplan.errors import PlanError
@@ -62,7 +68,7 @@ def describe_inputs(example_inputs: Any, dynamic_shapes: Any = None) -> dict:
 
 
 def inputs_from_signature(signature: dict, device: str | torch.device = "cpu") -> tuple:
-    """Build example inputs of zeros from a signature made by `describe_inputs`.
+    """Build example inputs of zeros (or each tensor's recorded `fill`) from `describe_inputs`'s signature.
 
     Returns a tuple of positional arguments, or an `(args, kwargs)` pair when the signature
     has keyword arguments, in the form `capture_model` accepts.
@@ -81,7 +87,9 @@ def dynamic_shapes_from_signature(signature: dict) -> Any:
 
 def _describe_value(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
-        return {"shape": [_dim(size) for size in value.shape], "dtype": dtype_name(value.dtype)}
+        description = {"shape": [_dim(size) for size in value.shape], "dtype": dtype_name(value.dtype)}
+        fill = _constant_fill(value)
+        return description if fill is None else {**description, "fill": fill}
     if isinstance(value, (list, tuple)):
         kind = "tuple" if isinstance(value, tuple) else "list"
         return {"sequence": [_describe_value(item) for item in value], "type": kind}
@@ -95,10 +103,23 @@ def _describe_value(value: Any) -> Any:
     )
 
 
+def _constant_fill(tensor: torch.Tensor) -> int | None:
+    """Return the one nonzero value of an integer or bool tensor whose elements are all equal, else None."""
+    if tensor.is_floating_point() or tensor.is_complex() or tensor.numel() == 0:
+        return None
+    if tensor.is_meta or is_fake(tensor) or not all(isinstance(size, int) for size in tensor.shape):
+        return None
+    first = tensor.reshape(-1)[0]
+    if not bool((tensor == first).all()):
+        return None
+    value = int(first.item())
+    return value if value != 0 else None
+
+
 def _build_value(description: Any, device: str | torch.device) -> Any:
     if "dtype" in description:
         dtype = getattr(torch, description["dtype"])
-        return torch.zeros(description["shape"], dtype=dtype, device=device)
+        return torch.full(description["shape"], description.get("fill", 0), dtype=dtype, device=device)
     if "sequence" in description:
         items = [_build_value(item, device) for item in description["sequence"]]
         return tuple(items) if description.get("type") == "tuple" else items
