@@ -6,7 +6,7 @@ no user data. Example: `describe_inputs((torch.zeros(2, 7, dtype=torch.int64),))
 
 An integer or bool tensor whose elements all equal one nonzero value also records it as
 `fill` (an all-ones attention mask gets `"fill": 1`), and the rebuilt input is filled with
-it, because a model such as HF BERT traces another graph for an all-zero mask. Any other
+it. A model such as HF BERT traces another graph for an all-zero mask. Any other
 integer tensor, token ids for example, is rebuilt as zeros. A record without `fill` means 0.
 """
 
