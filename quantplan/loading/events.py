@@ -108,4 +108,3 @@ def _plain_key(event: ScalarEvent) -> object:
 
 def _keys(stack: list[_Frame]) -> list:
     return [frame.key for frame in stack]
-

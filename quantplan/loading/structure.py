@@ -345,8 +345,7 @@ def _op_type_key(key: object) -> str:
         ErrorDetail(
             path="",
             message=(
-                f"invalid op type key {excerpt(key)}: use "
-                "a name such as 'linear' or 'softmax'."
+                f"invalid op type key {excerpt(key)}: use a name such as 'linear' or 'softmax'."
             ),
             value=key,
         )

@@ -4,6 +4,7 @@
 it stays importable as `from quantplan.plan.diff import PlanDiff`.
 """
 
+from quantplan.plan.diff import PlanDiff, diff
 from quantplan.plan.fingerprint import config_fingerprint, structure_fingerprint
 from quantplan.plan.io import atomic_write_bytes, atomic_write_text
 from quantplan.plan.model import (
@@ -24,7 +25,6 @@ from quantplan.plan.model import (
     Summary,
 )
 from quantplan.plan.summary import summarize
-from quantplan.plan.diff import PlanDiff, diff  # noqa: E402  (rebinds the name `diff` to the function)
 
 __all__ = [
     "PLAN_FORMAT",

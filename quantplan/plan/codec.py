@@ -32,7 +32,15 @@ from quantplan.plan.model import (
     Summary,
 )
 
-__all__ = ["dumps_canonical", "entry_to_data", "plan_from_data", "plan_from_file", "plan_from_json", "plan_to_data", "plan_to_json"]
+__all__ = [
+    "dumps_canonical",
+    "entry_to_data",
+    "plan_from_data",
+    "plan_from_file",
+    "plan_from_json",
+    "plan_to_data",
+    "plan_to_json",
+]
 
 
 def dumps_canonical(data: Any) -> str:
@@ -82,7 +90,12 @@ def _spec_data(spec: ResolvedSpec | None) -> dict | None:
 
 
 def entry_to_data(entry: Entry) -> dict:
-    data = {"shape": list(entry.shape), "dtype": entry.dtype, "spec": _spec_data(entry.spec), "rule": entry.rule}
+    data = {
+        "shape": list(entry.shape),
+        "dtype": entry.dtype,
+        "spec": _spec_data(entry.spec),
+        "rule": entry.rule,
+    }
     if entry.param is not None:
         data["param"] = entry.param
     return data
@@ -138,7 +151,10 @@ def _model_data(model: ModelMeta) -> dict:
 def _summary_data(summary: Summary) -> dict:
     return {
         "tensors": dict(summary.tensors),
-        "weight_bytes": {"before": summary.weight_bytes_before, "after": summary.weight_bytes_after},
+        "weight_bytes": {
+            "before": summary.weight_bytes_before,
+            "after": summary.weight_bytes_after,
+        },
         "bits_per_weight": {
             "candidates": summary.bits_per_weight_candidates,
             "quantized": summary.bits_per_weight_quantized,
@@ -164,12 +180,22 @@ def plan_to_data(plan: Plan) -> dict:
             for boundary in plan.modules
         ],
         "shared": [
-            {"params": list(group.params), "ops": list(group.ops), "spec": _spec_data(group.spec), "rule": group.rule}
+            {
+                "params": list(group.params),
+                "ops": list(group.ops),
+                "spec": _spec_data(group.spec),
+                "rule": group.rule,
+            }
             for group in plan.shared
         ],
         "skipped": [_skipped_data(skipped) for skipped in plan.skipped],
         "diagnostics": [
-            {"severity": item.severity, "code": item.code, "message": item.message, "rule": item.rule}
+            {
+                "severity": item.severity,
+                "code": item.code,
+                "message": item.message,
+                "rule": item.rule,
+            }
             for item in plan.diagnostics
         ],
         "summary": _summary_data(plan.summary),
@@ -184,11 +210,15 @@ def plan_from_file(path: str | Path) -> Plan:
     try:
         text = Path(path).read_bytes()
     except OSError as error:
-        raise PlanError(ErrorDetail(path="", message=f"cannot read plan file {str(path)!r}: {error.strerror}.")) from None
+        raise PlanError(
+            ErrorDetail(path="", message=f"cannot read plan file {str(path)!r}: {error.strerror}.")
+        ) from None
     try:
         return plan_from_json(text)
     except PlanError as error:
-        located = [attrs.evolve(detail, message=f"{detail.message} (in {path})") for detail in error.errors]
+        located = [
+            attrs.evolve(detail, message=f"{detail.message} (in {path})") for detail in error.errors
+        ]
         raise PlanError(located) from None
 
 
@@ -197,7 +227,9 @@ def plan_from_json(text: str | bytes) -> Plan:
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise PlanError(ErrorDetail(path="$", message=f"the plan is not valid JSON: {error}.")) from None
+        raise PlanError(
+            ErrorDetail(path="$", message=f"the plan is not valid JSON: {error}.")
+        ) from None
     return plan_from_data(data)
 
 
@@ -240,7 +272,11 @@ def _spec(data: dict | None) -> ResolvedSpec | None:
 
 def _entry(data: dict) -> Entry:
     return Entry(
-        shape=data["shape"], dtype=data["dtype"], spec=_spec(data["spec"]), rule=data["rule"], param=data.get("param")
+        shape=data["shape"],
+        dtype=data["dtype"],
+        spec=_spec(data["spec"]),
+        rule=data["rule"],
+        param=data.get("param"),
     )
 
 
@@ -303,7 +339,9 @@ def _build_plan(data: dict) -> Plan:
             for item in data["modules"]
         ],
         shared=[
-            SharedGroup(params=item["params"], ops=item["ops"], spec=_spec(item["spec"]), rule=item["rule"])
+            SharedGroup(
+                params=item["params"], ops=item["ops"], spec=_spec(item["spec"]), rule=item["rule"]
+            )
             for item in data["shared"]
         ],
         skipped=[Skipped(**item) for item in data["skipped"]],

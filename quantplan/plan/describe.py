@@ -47,7 +47,11 @@ def describe_spec(spec: ResolvedSpec | None, other: ResolvedSpec | None = None) 
         return "float"
     text = f"{spec.dtype} {describe_granularity(spec)}, scale {format_shape(spec.scale_shape)}"
     if other is not None:
-        details = [f"{name} {_value(getattr(spec, name))}" for name in _DETAIL_FIELDS if getattr(spec, name) != getattr(other, name)]
+        details = [
+            f"{name} {_value(getattr(spec, name))}"
+            for name in _DETAIL_FIELDS
+            if getattr(spec, name) != getattr(other, name)
+        ]
         if details:
             text += " (" + ", ".join(details) + ")"
     return text

@@ -74,8 +74,13 @@ class PlanDiff:
     def changed(self) -> bool:
         """Whether anything other than metadata differs."""
         return bool(
-            self.spec_changes or self.rule_changes or self.added or self.removed
-            or self.op_changes or self.shared_changes or self.skipped_changes
+            self.spec_changes
+            or self.rule_changes
+            or self.added
+            or self.removed
+            or self.op_changes
+            or self.shared_changes
+            or self.skipped_changes
         )
 
     def to_text(self) -> str:
@@ -100,7 +105,10 @@ class PlanDiff:
 def _op_entries(op: PlanOp) -> Iterator[tuple[EntryLocation, Entry]]:
     for group in ("inputs", "outputs", "state"):
         for key, entry in getattr(op, group).items():
-            yield EntryLocation("op", op.name, group, key, module=op.module, call_site=op.call_site), entry
+            yield (
+                EntryLocation("op", op.name, group, key, module=op.module, call_site=op.call_site),
+                entry,
+            )
 
 
 def _all_entries(plan: Plan) -> dict[EntryLocation, Entry]:
@@ -110,7 +118,9 @@ def _all_entries(plan: Plan) -> dict[EntryLocation, Entry]:
     for boundary in plan.modules:
         for group in ("inputs", "outputs"):
             for key, entry in getattr(boundary, group).items():
-                location = EntryLocation("module", boundary.module, group, key, boundary.module, boundary.call_site)
+                location = EntryLocation(
+                    "module", boundary.module, group, key, boundary.module, boundary.call_site
+                )
                 entries[location] = entry
     return entries
 
@@ -125,7 +135,11 @@ def _entry_changes(old: Plan, new: Plan) -> dict[str, list[EntryChange]]:
         old_entry = before.get(location)
         if old_entry is None:
             changes["added"].append(EntryChange(location, None, entry))
-        elif old_entry.spec != entry.spec or old_entry.shape != entry.shape or old_entry.dtype != entry.dtype:
+        elif (
+            old_entry.spec != entry.spec
+            or old_entry.shape != entry.shape
+            or old_entry.dtype != entry.dtype
+        ):
             changes["spec"].append(EntryChange(location, old_entry, entry))
         elif old_entry != entry:
             changes["rule"].append(EntryChange(location, old_entry, entry))
@@ -135,8 +149,16 @@ def _entry_changes(old: Plan, new: Plan) -> dict[str, list[EntryChange]]:
 def _op_changes(old: Plan, new: Plan) -> list[str]:
     before = {op.name: op for op in old.ops}
     after = {op.name: op for op in new.ops}
-    lines = [f"op {name} removed ({op.type} in {op.module or '<root>'})" for name, op in before.items() if name not in after]
-    lines += [f"op {name} added ({op.type} in {op.module or '<root>'})" for name, op in after.items() if name not in before]
+    lines = [
+        f"op {name} removed ({op.type} in {op.module or '<root>'})"
+        for name, op in before.items()
+        if name not in after
+    ]
+    lines += [
+        f"op {name} added ({op.type} in {op.module or '<root>'})"
+        for name, op in after.items()
+        if name not in before
+    ]
     for name, op in after.items():
         if name in before:
             lines += [
@@ -152,7 +174,9 @@ def _op_changes(old: Plan, new: Plan) -> list[str]:
 def _keyed_changes(kind: str, before: dict, after: dict) -> list[str]:
     lines = [f"{kind} {key} removed" for key in before if key not in after]
     lines += [f"{kind} {key} added" for key in after if key not in before]
-    lines += [f"{kind} {key} changed" for key in after if key in before and before[key] != after[key]]
+    lines += [
+        f"{kind} {key} changed" for key in after if key in before and before[key] != after[key]
+    ]
     return lines
 
 
@@ -169,7 +193,11 @@ def _skipped_changes(old: Plan, new: Plan) -> list[str]:
 
     before, after = keyed(old), keyed(new)
     lines = [f"{key} no longer skipped" for key in before if key not in after]
-    lines += [f"{key} now skipped: {item.reason} (rule {item.rule})" for key, item in after.items() if key not in before]
+    lines += [
+        f"{key} now skipped: {item.reason} (rule {item.rule})"
+        for key, item in after.items()
+        if key not in before
+    ]
     lines += [
         f"{key} still skipped, now: {item.reason} (rule {item.rule})"
         for key, item in after.items()
@@ -181,7 +209,10 @@ def _skipped_changes(old: Plan, new: Plan) -> list[str]:
 def _notes(old: Plan, new: Plan) -> list[str]:
     fields = {
         "format": (old.format, new.format),
-        "generator": (f"{old.generator.name} {old.generator.version}", f"{new.generator.name} {new.generator.version}"),
+        "generator": (
+            f"{old.generator.name} {old.generator.version}",
+            f"{new.generator.name} {new.generator.version}",
+        ),
         "torch version": (old.model.torch, new.model.torch),
         "model class": (old.model.class_name, new.model.class_name),
         "execution mode": (old.model.execution_mode, new.model.execution_mode),

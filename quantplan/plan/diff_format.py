@@ -71,7 +71,9 @@ def headline(diff: PlanDiff) -> str:
     if diff.spec_changes:
         parts.append(_plural(len(diff.spec_changes), "tensor"))
     if diff.rule_changes:
-        parts.append(_plural(len(diff.rule_changes), "entry", "entries") + " decided by another rule")
+        parts.append(
+            _plural(len(diff.rule_changes), "entry", "entries") + " decided by another rule"
+        )
     for items, singular, plural in (
         (diff.added, "entry added", "entries added"),
         (diff.removed, "entry removed", "entries removed"),
@@ -111,7 +113,9 @@ def _tensor(change: EntryChange) -> str:
     location, entry = change.location, change.after or change.before
     if location.is_weight and change.param:
         return f"{change.param} {format_shape(entry.shape)}"
-    return f"{location.name} {entry_label(location.group, location.key)} {format_shape(entry.shape)}"
+    return (
+        f"{location.name} {entry_label(location.group, location.key)} {format_shape(entry.shape)}"
+    )
 
 
 def _decided_by(change: EntryChange, code: str = "") -> str:
@@ -133,8 +137,17 @@ def _rule_entry(change: EntryChange) -> str:
 def _text_structure(diff: PlanDiff) -> list[str]:
     lines = []
     sections = (
-        ("Entries added:", [f"{_rule_entry(change)} ({_where(change)}): {describe_spec(change.after.spec)}, rule {change.after.rule}" for change in diff.added]),
-        ("Entries removed:", [f"{_rule_entry(change)} ({_where(change)})" for change in diff.removed]),
+        (
+            "Entries added:",
+            [
+                f"{_rule_entry(change)} ({_where(change)}): {describe_spec(change.after.spec)}, rule {change.after.rule}"
+                for change in diff.added
+            ],
+        ),
+        (
+            "Entries removed:",
+            [f"{_rule_entry(change)} ({_where(change)})" for change in diff.removed],
+        ),
         ("Ops:", list(diff.op_changes)),
         ("Shared groups:", list(diff.shared_changes)),
         ("Skipped:", list(diff.skipped_changes)),
@@ -158,9 +171,17 @@ def format_text(diff: PlanDiff) -> str:
                 lines.append(f"      decided by {_decided_by(change)}")
     if diff.rule_changes:
         lines += ["", "Decided by another rule (spec unchanged):"]
-        lines += [f"  {_rule_entry(change)}: {change.before.rule} -> {change.after.rule}" for change in diff.rule_changes]
+        lines += [
+            f"  {_rule_entry(change)}: {change.before.rule} -> {change.after.rule}"
+            for change in diff.rule_changes
+        ]
     lines += _text_structure(diff)
-    lines += ["", weights_line(diff.summary_before, diff.summary_after, arrow="->", minus="-", separator=", ")]
+    lines += [
+        "",
+        weights_line(
+            diff.summary_before, diff.summary_after, arrow="->", minus="-", separator=", "
+        ),
+    ]
     lines += [f"note: {note}" for note in diff.notes]
     return "\n".join(lines) + "\n"
 
@@ -195,7 +216,10 @@ def _md_rule_details(diff: PlanDiff) -> list[str]:
     count = len(diff.rule_changes)
     verb = "stays" if count == 1 else "stay"
     noun = _plural(count, "entry", "entries")
-    lines = [f"<details><summary>{noun} {verb} the same but {'is' if count == 1 else 'are'} decided by another rule</summary>", ""]
+    lines = [
+        f"<details><summary>{noun} {verb} the same but {'is' if count == 1 else 'are'} decided by another rule</summary>",
+        "",
+    ]
     lines += ["| entry | before | after |", "|---|---|---|"]
     for change in diff.rule_changes:
         location = change.location
@@ -210,8 +234,17 @@ def _md_rule_details(diff: PlanDiff) -> list[str]:
 def _md_structure(diff: PlanDiff) -> list[str]:
     lines = []
     sections = (
-        ("Entries added", [f"{_rule_entry(change)} ({_where(change)}): {describe_spec(change.after.spec)}, rule `{change.after.rule}`" for change in diff.added]),
-        ("Entries removed", [f"{_rule_entry(change)} ({_where(change)})" for change in diff.removed]),
+        (
+            "Entries added",
+            [
+                f"{_rule_entry(change)} ({_where(change)}): {describe_spec(change.after.spec)}, rule `{change.after.rule}`"
+                for change in diff.added
+            ],
+        ),
+        (
+            "Entries removed",
+            [f"{_rule_entry(change)} ({_where(change)})" for change in diff.removed],
+        ),
         ("Ops", list(diff.op_changes)),
         ("Shared groups", list(diff.shared_changes)),
         ("Skipped", list(diff.skipped_changes)),
@@ -233,7 +266,12 @@ def format_markdown(diff: PlanDiff) -> str:
     if diff.rule_changes:
         lines += [""] + _md_rule_details(diff)
     lines += _md_structure(diff)
-    lines += ["", weights_line(diff.summary_before, diff.summary_after, arrow="→", minus="−", separator=" · ")]
+    lines += [
+        "",
+        weights_line(
+            diff.summary_before, diff.summary_after, arrow="→", minus="−", separator=" · "
+        ),
+    ]
     if diff.notes:
         lines += [""] + [f"> Note: {note}" for note in diff.notes]
     return "\n".join(lines) + "\n"
@@ -264,7 +302,9 @@ def format_json(diff: PlanDiff) -> str:
     data = {
         "changed": diff.changed,
         "headline": headline(diff),
-        "groups": [{"label": label, "count": len(changes)} for label, changes in change_groups(diff)],
+        "groups": [
+            {"label": label, "count": len(changes)} for label, changes in change_groups(diff)
+        ],
         "spec_changes": [_change_data(change) for change in diff.spec_changes],
         "rule_changes": [_change_data(change) for change in diff.rule_changes],
         "added": [_change_data(change) for change in diff.added],
@@ -274,6 +314,9 @@ def format_json(diff: PlanDiff) -> str:
         "skipped": list(diff.skipped_changes),
         "notes": list(diff.notes),
         "weight_bytes": {"before": before.weight_bytes_after, "after": after.weight_bytes_after},
-        "bits_per_weight": {"before": before.bits_per_weight_candidates, "after": after.bits_per_weight_candidates},
+        "bits_per_weight": {
+            "before": before.bits_per_weight_candidates,
+            "after": after.bits_per_weight_candidates,
+        },
     }
     return dumps_canonical(data)

@@ -21,7 +21,9 @@ __all__ = ["config_fingerprint", "structure_fingerprint", "structure_record"]
 def _digest(data: Any) -> str:
     # The first pass turns int keys into strings, so that mixed keys such as 0 and "*" can sort.
     data = json.loads(json.dumps(data, allow_nan=False))
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -48,14 +50,13 @@ def structure_record(graph: ModelGraph, registry: OpRegistry | None = None) -> d
         ],
         "modules": sorted([module.path, module.type] for module in graph.modules),
         "parameters": sorted(
-            [param.path, sorted(param.aliases), list(param.shape), param.dtype] for param in graph.parameters
+            [param.path, sorted(param.aliases), list(param.shape), param.dtype]
+            for param in graph.parameters
         ),
     }
 
 
-def structure_fingerprint(
-    graph: ModelGraph, registry: OpRegistry | None = None
-) -> str:
+def structure_fingerprint(graph: ModelGraph, registry: OpRegistry | None = None) -> str:
     """Return `sha256:<hex>` over the model's structure (see `structure_record`).
 
     Compile and the runtime's stale-plan check both call this one function.

@@ -15,7 +15,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     The temporary file is removed if anything fails before the rename.
     """
     target = Path(path)
-    descriptor, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    descriptor, temp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+    )
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)

@@ -69,7 +69,11 @@ def _unique_weights(ops: Iterable[PlanOp], shared: Iterable[SharedGroup]) -> lis
     weights = []
     for op in ops:
         for entry in op.state.values():
-            key = ("group", group_of[entry.param]) if entry.param in group_of else ("param", entry.param)
+            key = (
+                ("group", group_of[entry.param])
+                if entry.param in group_of
+                else ("param", entry.param)
+            )
             if entry.param is not None and key in seen:
                 continue
             seen.add(key)

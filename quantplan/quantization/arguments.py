@@ -53,9 +53,14 @@ def _argument_problems(
             problems.append(unknown_key_detail(key, sorted(named), name, key))
     for parameter in parameters:
         missing = parameter.name not in given and parameter.name not in kwargs
-        if parameter.default is inspect.Parameter.empty and missing and parameter.kind in (
-            *_POSITIONAL,
-            inspect.Parameter.KEYWORD_ONLY,
+        if (
+            parameter.default is inspect.Parameter.empty
+            and missing
+            and parameter.kind
+            in (
+                *_POSITIONAL,
+                inspect.Parameter.KEYWORD_ONLY,
+            )
         ):
             message = f"{name} needs the argument {parameter.name}, such as {parameter.name}=32."
             if parameter.name != "block_size":

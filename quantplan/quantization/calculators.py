@@ -64,8 +64,7 @@ class CalculatorRegistry:
             ErrorDetail(
                 path=self.field,
                 message=(
-                    f"unknown {self.kind} {excerpt(shown)}. "
-                    f"Use one of: {', '.join(self.names())}."
+                    f"unknown {self.kind} {excerpt(shown)}. Use one of: {', '.join(self.names())}."
                 ),
                 value=value,
                 expected=self.names(),

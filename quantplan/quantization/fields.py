@@ -13,7 +13,10 @@ from quantplan.errors import ConfigError, ErrorDetail
 __all__ = [
     "MAX_EXCERPT",
     "closest",
-    "excerpt", "reject_unknown_keywords", "unknown_key_detail", "user_fields",
+    "excerpt",
+    "reject_unknown_keywords",
+    "unknown_key_detail",
+    "user_fields",
 ]
 
 

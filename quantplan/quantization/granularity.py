@@ -177,8 +177,7 @@ def _not_a_mapping(value: object) -> ErrorDetail:
     return ErrorDetail(
         path="",
         message=(
-            "granularity must be a mapping with a 'type' "
-            f"key, got {excerpt(value)}. Write {hint}."
+            f"granularity must be a mapping with a 'type' key, got {excerpt(value)}. Write {hint}."
         ),
         value=value,
     )

@@ -15,7 +15,7 @@ _BOMB_LEVELS = "\n".join(
     f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]"
     for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
 )
-BOMB = f'a: &a [{", ".join(["lol"] * 9)}]\n{_BOMB_LEVELS}\n'
+BOMB = f"a: &a [{', '.join(['lol'] * 9)}]\n{_BOMB_LEVELS}\n"
 
 
 def _errors(text: str) -> list:

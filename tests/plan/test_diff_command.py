@@ -7,11 +7,14 @@ import subprocess
 import sys
 
 import pytest
+
 from .plan_builders import tinynet_plan
 
 
 def run_diff(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "quantplan.cli", "diff", *args], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "quantplan.cli", "diff", *args], capture_output=True, text=True
+    )
 
 
 @pytest.fixture()
@@ -31,7 +34,9 @@ def test_same_plans_exit_0(plans):
 def test_changed_plans_exit_1_markdown(plans):
     result = run_diff(*plans, "--format", "markdown")
     assert result.returncode == 1
-    assert result.stdout.startswith("### Plan changed: 1 tensor, 2 entries decided by another rule\n")
+    assert result.stdout.startswith(
+        "### Plan changed: 1 tensor, 2 entries decided by another rule\n"
+    )
     assert "Weight bytes 60,320 → 17,120 (−71.6 %) · bits per weight 17.62 → 5.00" in result.stdout
 
 
@@ -45,7 +50,10 @@ def test_missing_file_exit_2(plans, tmp_path):
     missing = tmp_path / "nope.json"
     result = run_diff(plans[0], str(missing))
     assert result.returncode == 2
-    assert result.stderr == f"error: cannot read plan file {str(missing)!r}: No such file or directory.\n"
+    assert (
+        result.stderr
+        == f"error: cannot read plan file {str(missing)!r}: No such file or directory.\n"
+    )
     assert "Traceback" not in result.stderr
 
 

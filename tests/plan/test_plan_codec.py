@@ -10,10 +10,11 @@ from pathlib import Path
 
 import attrs
 import pytest
-from .plan_builders import tinynet_plan
 
 from quantplan.errors import PlanError
 from quantplan.plan.model import Plan
+
+from .plan_builders import tinynet_plan
 
 EXAMPLE = Path(__file__).parent / "data" / "plan-example.json"
 FINGERPRINTS = {"model": "sha256:" + "a" * 64, "config": "sha256:" + "b" * 64}
@@ -66,7 +67,9 @@ def test_same_bytes_in_separate_processes():
         env = {**os.environ, "PYTHONHASHSEED": seed}
         result = subprocess.run(
             [sys.executable, "-c", script, str(Path(__file__).parent)],
-            capture_output=True, env=env, check=True,
+            capture_output=True,
+            env=env,
+            check=True,
         )
         outputs.add(result.stdout)
     assert outputs == {tinynet_plan().to_json().encode("utf-8")}
@@ -115,7 +118,9 @@ def test_unknown_format_names_supported_one():
 def test_invalid_json_raises_plan_error():
     with pytest.raises(PlanError) as info:
         Plan.from_json('{"format": ')
-    assert str(info.value).startswith("$: the plan is not valid JSON: Expecting value: line 1 column 12")
+    assert str(info.value).startswith(
+        "$: the plan is not valid JSON: Expecting value: line 1 column 12"
+    )
 
 
 def test_non_object_document_rejected():
@@ -126,7 +131,11 @@ def test_non_object_document_rejected():
 
 def test_nan_summary_cannot_be_written():
     plan = tinynet_plan()
-    broken = attrs.evolve(plan, summary=attrs.evolve(plan.summary, bits_per_weight_candidates=float("nan")))
+    broken = attrs.evolve(
+        plan, summary=attrs.evolve(plan.summary, bits_per_weight_candidates=float("nan"))
+    )
     with pytest.raises(PlanError) as error:
         broken.to_json()
-    assert str(error.value).startswith("$.summary.bits_per_weight.candidates: the plan holds the non-finite number nan,")
+    assert str(error.value).startswith(
+        "$.summary.bits_per_weight.candidates: the plan holds the non-finite number nan,"
+    )

@@ -21,7 +21,9 @@ EXAMPLE = Path(__file__).parent / "data" / "plan-example.json"
 def tinynet_config(*, disable_fc2: bool) -> QuantizerConfig:
     """The documented example config: int4 per-block weights, activations off, optionally `fc2: null`."""
     spec = QuantizationSpec(dtype="int4", granularity={"type": "per_block", "block_size": 32})
-    global_config = ModuleQuantizerConfig(op_input_spec=None, op_output_spec=None, op_state_spec={"weight": spec})
+    global_config = ModuleQuantizerConfig(
+        op_input_spec=None, op_output_spec=None, op_state_spec={"weight": spec}
+    )
     config = QuantizerConfig(global_config=global_config)
     if disable_fc2:
         config.set_module_name("fc2", None)
@@ -73,7 +75,10 @@ def test_compiled_ops_match_documented_example(compiled):
 def test_compiled_diff_of_deleted_fc2_rule(compiled):
     markdown = diff(compiled["old"], compiled["new"]).to_markdown()
     assert markdown.startswith("### Plan changed: 1 tensor, 2 entries decided by another rule\n")
-    assert "| `linear_1` input 0 | `module_name_configs[\"fc2\"]` | `global_config.op_input_spec` |" in markdown
+    assert (
+        '| `linear_1` input 0 | `module_name_configs["fc2"]` | `global_config.op_input_spec` |'
+        in markdown
+    )
     assert "Weight bytes 60,320 → 17,120 (−71.6 %) · bits per weight 17.62 → 5.00\n" in markdown
 
 

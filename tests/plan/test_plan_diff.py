@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import attrs
-from .plan_builders import int4_block_spec, tinynet_plan
 
 from quantplan.plan.diff import diff
-from quantplan.plan.model import GeneratorMeta, ModuleBoundary, Entry, PlanOp, SharedGroup, Skipped
+from quantplan.plan.model import Entry, GeneratorMeta, ModuleBoundary, PlanOp, SharedGroup, Skipped
+
+from .plan_builders import int4_block_spec, tinynet_plan
 
 DOCUMENTED_MARKDOWN = """\
 ### Plan changed: 1 tensor, 2 entries decided by another rule
@@ -36,7 +37,9 @@ def deleted_fc2_line():
 
 
 def replace_op(plan, name, **changes):
-    return attrs.evolve(plan, ops=[attrs.evolve(op, **changes) if op.name == name else op for op in plan.ops])
+    return attrs.evolve(
+        plan, ops=[attrs.evolve(op, **changes) if op.name == name else op for op in plan.ops]
+    )
 
 
 def with_weight_spec(plan, op_name, spec, rule='global_config.op_state_spec["weight"]'):
@@ -85,7 +88,12 @@ def test_documented_example_json():
     assert data["changed"] is True
     assert data["groups"] == [{"count": 1, "label": "1 weight float -> int4"}]
     assert data["spec_changes"][0]["location"] == {
-        "call_site": 0, "group": "state", "key": "weight", "kind": "op", "module": "fc2", "name": "linear_1",
+        "call_site": 0,
+        "group": "state",
+        "key": "weight",
+        "kind": "op",
+        "module": "fc2",
+        "name": "linear_1",
     }
     assert data["spec_changes"][0]["before"]["spec"] is None
     assert data["weight_bytes"] == {"after": 17120, "before": 60320}
@@ -117,7 +125,9 @@ def test_metadata_only_headline():
 
 def test_rule_only_change_counts():
     old = tinynet_plan()
-    new = replace_op(old, "relu", outputs={0: attrs.evolve(old.op("relu").outputs[0], rule="global_config")})
+    new = replace_op(
+        old, "relu", outputs={0: attrs.evolve(old.op("relu").outputs[0], rule="global_config")}
+    )
     result = diff(old, new)
     assert result.changed
     assert result.spec_changes == ()
@@ -129,7 +139,9 @@ def test_groups_by_kind_with_counts():
     new = old
     for name in ("embedding", "linear", "linear_1"):
         spec = old.op(name).state["weight"].spec
-        new = with_weight_spec(new, name, attrs.evolve(spec, dtype="int8", quant_min=-128, quant_max=127))
+        new = with_weight_spec(
+            new, name, attrs.evolve(spec, dtype="int8", quant_min=-128, quant_max=127)
+        )
     result = diff(new, old)
     assert [label for label, _ in _groups(result)] == ["3 weights int8 -> int4"]
 
@@ -143,9 +155,13 @@ def test_left_in_float_grouped_by_rule():
 
 def test_granularity_change_labelled():
     old = tinynet_plan(fc2_disabled=False)
-    new = with_weight_spec(old, "linear", attrs.evolve(int4_block_spec(128, 64, block=16), scale_shape=(128, 4)))
+    new = with_weight_spec(
+        old, "linear", attrs.evolve(int4_block_spec(128, 64, block=16), scale_shape=(128, 4))
+    )
     labels = [label for label, _ in _groups(diff(old, new))]
-    assert labels == ["1 weight int4 per_block(axis 1, block 32) -> int4 per_block(axis 1, block 16)"]
+    assert labels == [
+        "1 weight int4 per_block(axis 1, block 32) -> int4 per_block(axis 1, block 16)"
+    ]
 
 
 def test_other_field_change_visible():
@@ -160,14 +176,24 @@ def test_multiple_groups_listed_in_markdown():
     old = tinynet_plan(fc2_disabled=False)
     new = with_weight_spec(old, "linear_1", None, rule='module_name_configs["fc2"]')
     spec = old.op("linear").state["weight"].spec
-    new = with_weight_spec(new, "linear", attrs.evolve(spec, dtype="int8", quant_min=-128, quant_max=127))
+    new = with_weight_spec(
+        new, "linear", attrs.evolve(spec, dtype="int8", quant_min=-128, quant_max=127)
+    )
     markdown = diff(old, new).to_markdown()
-    assert "\n- 1 weight int4 -> int8\n- 1 weight now left in float by module_name_configs[\"fc2\"]\n" in markdown
+    assert (
+        '\n- 1 weight int4 -> int8\n- 1 weight now left in float by module_name_configs["fc2"]\n'
+        in markdown
+    )
 
 
 def test_skipped_change_counts():
     old = tinynet_plan()
-    skipped = Skipped(op="linear", param="fc1.weight", reason="block size 48 does not divide 64", rule="global_config")
+    skipped = Skipped(
+        op="linear",
+        param="fc1.weight",
+        reason="block size 48 does not divide 64",
+        rule="global_config",
+    )
     result = diff(old, attrs.evolve(old, skipped=[skipped]))
     assert result.changed
     assert result.skipped_changes == (
@@ -177,7 +203,12 @@ def test_skipped_change_counts():
 
 def test_shared_change_counts():
     old = tinynet_plan()
-    group = SharedGroup(params=["embed.weight", "fc2.weight"], ops=["embedding", "linear_1"], spec=None, rule="global_config")
+    group = SharedGroup(
+        params=["embed.weight", "fc2.weight"],
+        ops=["embedding", "linear_1"],
+        spec=None,
+        rule="global_config",
+    )
     result = diff(old, attrs.evolve(old, shared=[group]))
     assert result.shared_changes == ("shared group [embed.weight, fc2.weight] added",)
     assert result.changed
@@ -185,20 +216,32 @@ def test_shared_change_counts():
 
 def test_module_boundary_change_counts():
     old = tinynet_plan()
-    boundary = ModuleBoundary(module="fc2", inputs={0: Entry((2, 7, 128), "float32", None, "global_config")})
-    changed = ModuleBoundary(module="fc2", inputs={0: Entry((2, 7, 128), "float32", int4_block_spec(7, 128), "x")})
+    boundary = ModuleBoundary(
+        module="fc2", inputs={0: Entry((2, 7, 128), "float32", None, "global_config")}
+    )
+    changed = ModuleBoundary(
+        module="fc2", inputs={0: Entry((2, 7, 128), "float32", int4_block_spec(7, 128), "x")}
+    )
     result = diff(attrs.evolve(old, modules=[boundary]), attrs.evolve(old, modules=[changed]))
     assert [change.location.kind for change in result.spec_changes] == ["module"]
 
 
 def test_op_added_and_removed():
     old = tinynet_plan()
-    extra = PlanOp("softmax", "softmax", "aten.softmax.int", "", "example.TinyNet",
-                   outputs={0: Entry((2, 7, 100), "float32", None, "global_config.op_output_spec")})
+    extra = PlanOp(
+        "softmax",
+        "softmax",
+        "aten.softmax.int",
+        "",
+        "example.TinyNet",
+        outputs={0: Entry((2, 7, 100), "float32", None, "global_config.op_output_spec")},
+    )
     result = diff(old, attrs.evolve(old, ops=[*old.ops, extra]))
     assert result.op_changes == ("op softmax added (softmax in <root>)",)
     assert [change.location.name for change in result.added] == ["softmax"]
-    assert diff(attrs.evolve(old, ops=[*old.ops, extra]), old).op_changes == ("op softmax removed (softmax in <root>)",)
+    assert diff(attrs.evolve(old, ops=[*old.ops, extra]), old).op_changes == (
+        "op softmax removed (softmax in <root>)",
+    )
 
 
 def test_fused_group_change_counts():

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import attrs
 
-from quantplan.compiler.graph import CaptureInfo, ModelGraph, ModuleInfo, OpNode, ParamInfo, ParamUse, TensorInfo
+from quantplan.compiler.graph import (
+    CaptureInfo,
+    ModelGraph,
+    ModuleInfo,
+    OpNode,
+    ParamInfo,
+    ParamUse,
+    TensorInfo,
+)
 from quantplan.plan.fingerprint import config_fingerprint, structure_fingerprint
 
 LINEAR = "torch.nn.modules.linear.Linear"
@@ -12,17 +20,27 @@ LINEAR = "torch.nn.modules.linear.Linear"
 
 def graph(*, weight_shape=(4, 8), op_name="linear", activation=(2, 8), mode="graph") -> ModelGraph:
     op = OpNode(
-        name=op_name, type="linear", target="aten.linear.default", module="fc", module_type=LINEAR,
-        module_stack=(("fc", LINEAR),), call_site=0,
-        inputs=(TensorInfo(activation, "float32"),), input_producers=(None,),
+        name=op_name,
+        type="linear",
+        target="aten.linear.default",
+        module="fc",
+        module_type=LINEAR,
+        module_stack=(("fc", LINEAR),),
+        call_site=0,
+        inputs=(TensorInfo(activation, "float32"),),
+        input_producers=(None,),
         outputs=(TensorInfo((activation[0], weight_shape[0]), "float32"),),
         params=(ParamUse("weight", "fc.weight", "weight", "out_in"),),
     )
     return ModelGraph(
-        root_class="example.Net", execution_mode=mode, ops=(op,),
-        modules=(ModuleInfo("fc", LINEAR, (LINEAR,)),), module_calls=(),
+        root_class="example.Net",
+        execution_mode=mode,
+        ops=(op,),
+        modules=(ModuleInfo("fc", LINEAR, (LINEAR,)),),
+        module_calls=(),
         parameters=(ParamInfo("fc.weight", ("fc.weight",), weight_shape, "float32"),),
-        inputs={}, capture=CaptureInfo(mode=mode, method="torch.export"),
+        inputs={},
+        capture=CaptureInfo(mode=mode, method="torch.export"),
     )
 
 
@@ -74,7 +92,9 @@ def test_config_fingerprint_ignores_key_order():
 
 def test_config_fingerprint_accepts_mixed_keys():
     normalized = {"op_input_spec": {0: None, "*": {"dtype": "int8"}}}
-    assert config_fingerprint(normalized) == config_fingerprint({"op_input_spec": {"0": None, "*": {"dtype": "int8"}}})
+    assert config_fingerprint(normalized) == config_fingerprint(
+        {"op_input_spec": {"0": None, "*": {"dtype": "int8"}}}
+    )
 
 
 def test_config_fingerprint_changes_with_value():

@@ -15,7 +15,11 @@ from quantplan.schema.plan_schema import plan_validation_errors
 FACTORIES = sorted(name for name in fixtures.models.__all__ if name.startswith("make_"))
 MODES = ("graph", "eager")
 # bmm is outside the default-axis table, so the experts weight needs an explicit axis.
-BMM_RULE = {"op_state_spec": {"weight": {"dtype": "int8", "granularity": {"type": "per_channel", "axis": 1}}}}
+BMM_RULE = {
+    "op_state_spec": {
+        "weight": {"dtype": "int8", "granularity": {"type": "per_channel", "axis": 1}}
+    }
+}
 # W8A8 defaults for everything else.
 DEFAULT = {"global_config": {"op_type_config": {"bmm": BMM_RULE}}}
 # Weights int4 per-block (skipped where 4 does not divide the blocked axis) and an input map
@@ -23,7 +27,9 @@ DEFAULT = {"global_config": {"op_type_config": {"bmm": BMM_RULE}}}
 MIXED = {
     "global_config": {
         "op_input_spec": {0: {"dtype": "int8"}},
-        "op_state_spec": {"weight": {"dtype": "int4", "granularity": {"type": "per_block", "block_size": 4}}},
+        "op_state_spec": {
+            "weight": {"dtype": "int4", "granularity": {"type": "per_block", "block_size": 4}}
+        },
         "op_type_config": {"bmm": BMM_RULE},
     }
 }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import attrs
 import pytest
 import torch
-from .plan_builders import FC2, int4_block_spec, tinynet_plan
 
 from quantplan.errors import PlanError
 from quantplan.plan.model import (
@@ -19,6 +18,8 @@ from quantplan.plan.model import (
 )
 from quantplan.quantization.granularity import PerBlockGranularity, PerChannelGranularity
 from quantplan.quantization.spec import QuantizationSpec
+
+from .plan_builders import FC2, int4_block_spec, tinynet_plan
 
 
 def test_round_trip_equal():
@@ -34,7 +35,14 @@ def test_round_trip_restores_int_index_keys():
 
 
 def test_index_keys_accept_digit_strings():
-    op = PlanOp("relu", "relu", "aten.relu.default", "", "M", outputs={"1": _float_entry(), "0": _float_entry()})
+    op = PlanOp(
+        "relu",
+        "relu",
+        "aten.relu.default",
+        "",
+        "M",
+        outputs={"1": _float_entry(), "0": _float_entry()},
+    )
     assert list(op.outputs) == [0, 1]
 
 
@@ -110,7 +118,9 @@ def test_to_quantization_spec_tuple_block():
 
 
 def test_from_spec_resolves_e8m0_scale_fields():
-    spec = QuantizationSpec(dtype="float4_e2m1fn_x2", granularity={"type": "per_block", "block_size": 32})
+    spec = QuantizationSpec(
+        dtype="float4_e2m1fn_x2", granularity={"type": "per_block", "block_size": 32}
+    )
     resolved = ResolvedSpec.from_spec(
         spec,
         granularity=ResolvedGranularity("per_block", 1, 32),
@@ -124,13 +134,16 @@ def test_from_spec_resolves_e8m0_scale_fields():
 
 def test_from_spec_then_back_is_the_same_spec():
     resolved = int4_block_spec(100, 64)
-    assert ResolvedSpec.from_spec(
-        resolved.to_quantization_spec(),
-        granularity=resolved.granularity,
-        block_shape=resolved.block_shape,
-        scale_shape=resolved.scale_shape,
-        qparam_calculator_cls="static",
-    ) == resolved
+    assert (
+        ResolvedSpec.from_spec(
+            resolved.to_quantization_spec(),
+            granularity=resolved.granularity,
+            block_shape=resolved.block_shape,
+            scale_shape=resolved.scale_shape,
+            qparam_calculator_cls="static",
+        )
+        == resolved
+    )
 
 
 def test_block_shape_is_tuple():
@@ -145,7 +158,13 @@ def test_skipped_needs_param_or_tensor():
 
 def test_skipped_rejects_both_targets():
     with pytest.raises(PlanError):
-        Skipped(op="linear", reason="r", rule="global_config", param="fc.weight", tensor="linear input 0")
+        Skipped(
+            op="linear",
+            reason="r",
+            rule="global_config",
+            param="fc.weight",
+            tensor="linear input 0",
+        )
 
 
 def test_diagnostic_rejects_unknown_severity():
@@ -165,7 +184,10 @@ def test_load_missing_file_names_it(tmp_path):
     path = tmp_path / "missing.json"
     with pytest.raises(PlanError) as info:
         Plan.load(path)
-    assert str(info.value) == f"<root>: cannot read plan file {str(path)!r}: No such file or directory."
+    assert (
+        str(info.value)
+        == f"<root>: cannot read plan file {str(path)!r}: No such file or directory."
+    )
 
 
 def test_load_invalid_file_names_it(tmp_path):

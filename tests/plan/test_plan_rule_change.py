@@ -15,9 +15,17 @@ from quantplan.quantization import QuantizerConfig
 RULE = 'module_name_configs["blocks.1"]'
 INT8_CHANNEL = {"dtype": "int8", "granularity": {"type": "per_channel"}}
 INT4_BLOCK = {"dtype": "int4", "granularity": {"type": "per_block", "block_size": 4}}
-OLD_RULE = {"op_input_spec": None, "op_output_spec": None, "op_state_spec": {"weight": INT8_CHANNEL}}
+OLD_RULE = {
+    "op_input_spec": None,
+    "op_output_spec": None,
+    "op_state_spec": {"weight": INT8_CHANNEL},
+}
 # The weight spec changes; input 0 stays float but is now left out by a map without key 0.
-NEW_RULE = {"op_input_spec": {1: {"dtype": "int8"}}, "op_output_spec": None, "op_state_spec": {"weight": INT4_BLOCK}}
+NEW_RULE = {
+    "op_input_spec": {1: {"dtype": "int8"}},
+    "op_output_spec": None,
+    "op_state_spec": {"weight": INT4_BLOCK},
+}
 
 
 def conv_net_config(blocks_1_rule: dict) -> QuantizerConfig:
@@ -101,7 +109,9 @@ def test_diff_separates_spec_and_rule_changes(plans):
 
 def test_diff_text_spec_changes_first(plans):
     text = diff(*plans).to_text()
-    assert text.startswith("Plan changed: 1 tensor, 1 entry decided by another rule\n\nSpec changes:\n")
+    assert text.startswith(
+        "Plan changed: 1 tensor, 1 entry decided by another rule\n\nSpec changes:\n"
+    )
     assert "  1 weight int8 per_channel -> int4 per_block\n" in text
     assert text.index("Spec changes:") < text.index("Decided by another rule (spec unchanged):")
 

@@ -8,11 +8,12 @@ import sys
 
 import jsonschema
 import pytest
-from .plan_builders import tinynet_plan
 
 from quantplan.errors import PlanError
 from quantplan.plan.model import Plan
 from quantplan.schema.plan_schema import plan_schema, plan_validation_errors
+
+from .plan_builders import tinynet_plan
 
 
 def plan_data() -> dict:
@@ -53,7 +54,9 @@ def test_every_property_described_or_typed():
 def test_unknown_field_rejected():
     data = plan_data()
     data["ops"][1]["colour"] = "red"
-    assert messages(data) == ["$.ops[1]: Additional properties are not allowed ('colour' was unexpected)"]
+    assert messages(data) == [
+        "$.ops[1]: Additional properties are not allowed ('colour' was unexpected)"
+    ]
 
 
 def test_bad_dtype_path_and_message():
@@ -84,31 +87,41 @@ def test_state_entry_needs_param():
 def test_activation_entry_rejects_param():
     data = plan_data()
     data["ops"][1]["inputs"]["0"]["param"] = "fc1.weight"
-    assert messages(data) == ["$.ops[1].inputs['0']: Additional properties are not allowed ('param' was unexpected)"]
+    assert messages(data) == [
+        "$.ops[1].inputs['0']: Additional properties are not allowed ('param' was unexpected)"
+    ]
 
 
 def test_per_channel_needs_axis():
     data = plan_data()
     granularity = data["ops"][1]["state"]["weight"]["spec"]["granularity"]
     granularity.update(type="per_channel", axis=None, block_size=None)
-    assert messages(data) == ["$.ops[1].state.weight.spec.granularity.axis: None is not of type 'integer'"]
+    assert messages(data) == [
+        "$.ops[1].state.weight.spec.granularity.axis: None is not of type 'integer'"
+    ]
 
 
 def test_fingerprint_pattern():
     data = plan_data()
     data["model"]["fingerprint"] = "md5:abc"
-    assert messages(data) == ["$.model.fingerprint: 'md5:abc' does not match '^sha256:[0-9a-f]{64}$'"]
+    assert messages(data) == [
+        "$.model.fingerprint: 'md5:abc' does not match '^sha256:[0-9a-f]{64}$'"
+    ]
 
 
 def test_skipped_needs_param_or_tensor():
     data = plan_data()
-    data["skipped"] = [{"op": "linear", "reason": "block size 48 does not divide 64", "rule": "global_config"}]
+    data["skipped"] = [
+        {"op": "linear", "reason": "block size 48 does not divide 64", "rule": "global_config"}
+    ]
     assert messages(data) == ["$.skipped[0]: 'param' is a required property"]
 
 
 def test_skipped_with_tensor_validates():
     data = plan_data()
-    data["skipped"] = [{"op": "linear", "tensor": "linear input 0", "reason": "r", "rule": "global_config"}]
+    data["skipped"] = [
+        {"op": "linear", "tensor": "linear input 0", "reason": "r", "rule": "global_config"}
+    ]
     assert messages(data) == []
 
 

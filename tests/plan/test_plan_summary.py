@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import attrs
-from .plan_builders import int4_block_spec, tinynet_ops
 
 from quantplan.plan.model import Entry, PlanOp, ResolvedGranularity, SharedGroup
 from quantplan.plan.summary import quantized_bytes, summarize
+
+from .plan_builders import int4_block_spec, tinynet_ops
 
 
 def weight_op(name: str, param: str, shape: tuple, spec, dtype: str = "float32") -> PlanOp:
@@ -39,7 +40,9 @@ def test_odd_int4_row_pads_one_nibble_per_row():
 
 
 def test_e8m0_scales_take_one_byte():
-    spec = attrs.evolve(int4_block_spec(4, 64), dtype="float4_e2m1fn_x2", scale_dtype="float8_e8m0fnu")
+    spec = attrs.evolve(
+        int4_block_spec(4, 64), dtype="float4_e2m1fn_x2", scale_dtype="float8_e8m0fnu"
+    )
     assert quantized_bytes((4, 64), spec) == 128 + 8
 
 
@@ -83,14 +86,24 @@ def test_no_weights_at_all():
 
 def test_param_used_by_two_ops_counted_once():
     spec = int4_block_spec(100, 64)
-    ops = [weight_op("a", "embed.weight", (100, 64), spec), weight_op("b", "embed.weight", (100, 64), spec)]
+    ops = [
+        weight_op("a", "embed.weight", (100, 64), spec),
+        weight_op("b", "embed.weight", (100, 64), spec),
+    ]
     assert summarize(ops).tensors == {"int4/per_block": 1}
 
 
 def test_shared_group_counted_once():
     spec = int4_block_spec(100, 64)
-    ops = [weight_op("a", "embed.weight", (100, 64), spec), weight_op("b", "head.weight", (100, 64), spec)]
-    shared = [SharedGroup(params=["embed.weight", "head.weight"], ops=["a", "b"], spec=spec, rule="global_config")]
+    ops = [
+        weight_op("a", "embed.weight", (100, 64), spec),
+        weight_op("b", "head.weight", (100, 64), spec),
+    ]
+    shared = [
+        SharedGroup(
+            params=["embed.weight", "head.weight"], ops=["a", "b"], spec=spec, rule="global_config"
+        )
+    ]
     summary = summarize(ops, shared)
     assert summary.tensors == {"int4/per_block": 1}
     assert summary.weight_bytes_before == 100 * 64 * 4
