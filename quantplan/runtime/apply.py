@@ -67,11 +67,12 @@ def apply_plan(
         frozen = None if qparams is None else load_qparams(qparams, plan)
         return apply_real(model, plan, frozen, example_inputs)
     frozen = None if qparams is None else load_qparams(qparams, plan)
+    _reject_meta(model)
     return _apply_fake(model, plan, frozen, example_inputs)
 
 
 def _apply_fake(model: nn.Module, plan: Plan, frozen, example_inputs: Any) -> nn.Module:
-    _reject_meta(model)
+    # Accepts a meta model: `quantplan.load` prepares one here and fills it from the artifact.
     if example_inputs is None:
         example_inputs = inputs_from_signature(plan.model.inputs, device=model_device(model))
     captured = capture_for_plan(model, plan, example_inputs)

@@ -49,10 +49,11 @@ def apply_real(
     empty packed storage to be filled from the artifact, which is how `load` works on the
     meta device.
     """
-    from quantplan.runtime.apply import apply_plan
+    from quantplan.runtime.apply import _apply_fake, _reject_prepared
 
     weight_targets(plan)
-    prepared = apply_plan(model, plan, mode="fake", example_inputs=example_inputs)
+    _reject_prepared(model)
+    prepared = _apply_fake(model, plan, None, example_inputs)
     frozen = dict(qparams or {})
     _assign_given(prepared, frozen)
     return _convert(prepared, plan, frozen, layouts)
