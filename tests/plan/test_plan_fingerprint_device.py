@@ -1,4 +1,4 @@
-"""The structure fingerprint covers what a plan depends on, so the capture device does not change it.
+"""The structure fingerprint covers what a plan depends on, so the capture device cannot change it.
 
 On the meta device torch.export keeps a `contiguous` copy after scaled_dot_product_attention
 that it drops on CPU, where the tensor is already contiguous.
