@@ -124,11 +124,28 @@ def load(directory: str | Path, model_factory: Callable[[], Any]) -> nn.Module:
         layouts = json.loads(metadata["layouts"])
         with _without_stack_traces():
             model = apply_real(model, plan, qparams, example_inputs, layouts=layouts)
+        _release_freed_memory()
         _materialize(model, handle)
     _retarget_graph_devices(model, torch.device("cpu"))
     for module in _quantized_modules(model).values():
         module.kernel()
     return model
+
+
+def _release_freed_memory() -> None:
+    """Collect the meta capture's garbage and return freed heap pages to the OS (glibc only).
+
+    The exports that `apply_real` runs on the meta device leave several MiB of freed heap that
+    malloc keeps, so returning it before the weights are read lowers the peak RSS of `load`.
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: the freed pages stay with the allocator
 
 
 @contextmanager

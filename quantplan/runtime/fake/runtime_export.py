@@ -48,9 +48,11 @@ def export_for_runtime(
         shapes.append(_dynamic_shapes(model, args, kwargs, all_dims=False))
     candidates = [(shape, preserve) for shape in shapes if shape is not None for preserve in (boundary_modules, ())]
     candidates.append((None, boundary_modules))
-    for dynamic_shapes, preserve in candidates:
+    for index, (dynamic_shapes, preserve) in enumerate(candidates):
         if dynamic_shapes is None and not preserve:
             continue
+        if (dynamic_shapes, preserve) in candidates[:index]:
+            continue  # without boundary modules both preserve choices are the same export
         program = _try_export(model, args, kwargs, dynamic_shapes, preserve)
         if program is not None and _has_ops_of(program.graph, captured):
             return program

@@ -66,16 +66,14 @@ def _save_minilm(directory: Path) -> int:
     return sum(path.stat().st_size for path in directory.iterdir())
 
 
-# TODO: measured 1.26x to 1.33x (28 to 30 MiB peak increase for a 22.6 MiB artifact, torch
-# 2.13 CPU, safetensors 0.8; 1.36x to 1.42x before load stopped recording stack traces). No
-# module is imported during the measured load, so the warm-up covers the lazy imports.
-# Per stage: about 13.5 MiB for apply_real (graph re-capture on meta and the fake-quant
-# graph, all still held after it returns; lower gc thresholds and dropping node metadata
-# afterwards did not change the peak), 4.6 MiB of artifact pages and 8.7 MiB for the int4
+# TODO: measured 1.42x to 1.44x (32.2 to 32.6 MiB peak increase for a 22.6 MiB artifact, torch
+# 2.13 CPU, safetensors 0.8). Per stage: about 18.5 MiB for apply_real, most of it the meta
+# capture plus two dynamic-shape exports that the plan check rejects on the meta device (the
+# static capture is used instead), 7 MiB of artifact pages, and 7 to 8 MiB for the int4
 # kernel layout with the portable pages it reads. safetensors maps weights.safetensors
 # privately, so pages count only once read: the int8 embedding table is read at the first
 # forward, after this measurement.
-@pytest.mark.xfail(reason="peak RSS during load is 1.26x to 1.33x the artifact size", strict=False)
+@pytest.mark.xfail(reason="peak RSS during load is 1.42x to 1.44x the artifact size", strict=False)
 @pytest.mark.slow
 def test_load_peak_rss_within_artifact_size(tmp_path):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
