@@ -7,14 +7,13 @@ with a problem yields `INVALID`, so its parent still walks its other children.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import attrs
 import cattrs
 
 from quantplan.errors import ConfigError, ErrorDetail, SourcePosition
+from quantplan.loading._walk import INVALID, Frame, StructuringWalk
 from quantplan.loading.paths import join_attribute, join_key
 from quantplan.loading.source import key_position, value_position
 from quantplan.quantization.config import (
@@ -23,7 +22,7 @@ from quantplan.quantization.config import (
     OpQuantizerConfig,
     QuantizerConfig,
 )
-from quantplan.quantization.fields import excerpt, unknown_key_detail, user_fields
+from quantplan.quantization.fields import excerpt, user_fields
 from quantplan.quantization.granularity import GRANULARITY_TYPES
 from quantplan.quantization.keys import (
     normalize_index_key,
@@ -35,7 +34,6 @@ from quantplan.quantization.spec import QuantizationSpec
 
 __all__ = ["INVALID", "ConfigStructurer"]
 
-INVALID: Any = attrs.make_class("_Invalid", [], repr=False)()
 
 _BOUNDARY_FIELDS = ("module_input_spec", "module_output_spec")
 _TENSOR_GROUPS = ("op_input_spec", "op_output_spec", "op_state_spec")
@@ -45,27 +43,13 @@ _RULE_MAPS = {
     "module_type_configs": ModuleQuantizerConfig,
     "module_name_configs": ModuleQuantizerConfig,
 }
-# Where each field name belongs, so that a misplaced key says where to move it.
-_OWNERS = (
-    ("quantization_config", QuantizerConfig),
-    ("a module config", ModuleQuantizerConfig),
-    ("a spec", QuantizationSpec),
-)
 
 
-@attrs.define
-class _Frame:
-    path: str
-    position: SourcePosition | None
-    global_scope: bool = False
-
-
-class ConfigStructurer:
+class ConfigStructurer(StructuringWalk):
     """One structuring run: a private cattrs converter plus the problems found so far."""
 
     def __init__(self) -> None:
-        self.problems: list[ErrorDetail] = []
-        self._frames = [_Frame("", None)]
+        super().__init__()
         self.converter = cattrs.Converter()
         self.converter.register_structure_hook(QuantizationSpec, self._structure_spec)
         self.converter.register_structure_hook(OpQuantizerConfig, self._structure_op_config)
@@ -82,59 +66,8 @@ class ConfigStructurer:
         global_scope: bool = False,
     ) -> Any:
         """Structure `data` as `cls` at `path`; return INVALID after recording its problems."""
-        with self._frame(_Frame(path, position, global_scope)):
+        with self._frame(Frame(path, position, global_scope)):
             return self.converter.structure(data, cls)
-
-    @contextmanager
-    def _frame(self, frame: _Frame) -> Iterator[None]:
-        self._frames.append(frame)
-        try:
-            yield
-        finally:
-            self._frames.pop()
-
-    @property
-    def _here(self) -> _Frame:
-        return self._frames[-1]
-
-    def report(
-        self, path: str, message: str, position: SourcePosition | None, **extra: Any
-    ) -> None:
-        """Record one problem."""
-        self.problems.append(ErrorDetail(path=path, message=message, position=position, **extra))
-
-    def _report_error(self, error: ConfigError, data: Any) -> None:
-        here = self._here
-        for detail in error.errors:
-            position = _locate(data, detail.path) or here.position
-            self.problems.append(detail.with_prefix(here.path).with_position(position))
-
-    # -- mappings and keys ---------------------------------------------------------------
-
-    def _mapping(self, data: Any, what: str, example: str) -> Mapping | None:
-        if isinstance(data, Mapping):
-            return data
-        here = self._here
-        self.report(
-            here.path,
-            f"{what} must be a mapping, got {_describe(data)}. Write {example}.",
-            here.position,
-            value=data,
-        )
-        return None
-
-    def _unknown_keys(
-        self, data: Mapping, allowed: tuple[str, ...], where: str, ignored: tuple = ()
-    ) -> list:
-        unknown = [key for key in data if key not in allowed and key not in ignored]
-        for key in unknown:
-            path = join_attribute(self._here.path, str(key))
-            detail = unknown_key_detail(key, allowed, where, path)
-            hint = _owner_hint(key, where)
-            if hint:
-                detail = attrs.evolve(detail, message=f"{detail.message} {hint}")
-            self.problems.append(detail.with_position(key_position(data, key)))
-        return unknown
 
     # -- specs ---------------------------------------------------------------------------
 
@@ -162,7 +95,7 @@ class ConfigStructurer:
         if cls is None:
             return []
         allowed = ("type", *user_fields(cls))
-        with self._frame(_Frame(join_attribute(self._here.path, "granularity"), None)):
+        with self._frame(Frame(join_attribute(self._here.path, "granularity"), None)):
             return self._unknown_keys(data, allowed, f"a {cls.type} granularity")
 
     # -- op and module configs -----------------------------------------------------------
@@ -214,19 +147,12 @@ class ConfigStructurer:
 
     def _field(self, name: str, value: Any, position: SourcePosition | None) -> Any:
         path = join_attribute(self._here.path, name)
-        with self._frame(_Frame(path, position)):
+        with self._frame(Frame(path, position)):
             if name in _RULE_MAPS:
                 return self._rule_map(name, value)
             if name == "op_state_spec":
                 return self._spec_map(value, normalize_state_key, index_keys=False)
             return self._spec_map(value, normalize_index_key, index_keys=True)
-
-    def _build(self, cls: type, kwargs: dict, mapping: Mapping) -> Any:
-        try:
-            return cls(**kwargs)
-        except ConfigError as error:
-            self._report_error(error, mapping)
-            return INVALID
 
     # -- maps ----------------------------------------------------------------------------
 
@@ -237,16 +163,7 @@ class ConfigStructurer:
         if mapping is None:
             return INVALID
         entries, valid = self._entries(mapping, normalize, index_keys)
-        result = {}
-        for key, (raw_key, value) in entries.items():
-            path = join_key(self._here.path, key)
-            spec = (
-                None
-                if value is None
-                else self.structure(value, QuantizationSpec, path, value_position(mapping, raw_key))
-            )
-            valid = valid and spec is not INVALID
-            result[key] = spec
+        result = self._structure_entries(mapping, entries, QuantizationSpec, raw_paths=False)
         return result if valid else INVALID
 
     def _rule_map(self, name: str, data: Any) -> Any:
@@ -256,47 +173,24 @@ class ConfigStructurer:
             return INVALID
         normalize = _RULE_KEYS[name]
         entries, valid = self._entries(mapping, normalize, index_keys=False)
-        result = {}
-        for key, (raw_key, value) in entries.items():
-            path = join_key(self._here.path, raw_key)
-            config = (
-                None
-                if value is None
-                else self.structure(value, cls, path, value_position(mapping, raw_key))
-            )
-            valid = valid and config is not INVALID
-            result[key] = config
+        result = self._structure_entries(mapping, entries, cls, raw_paths=True)
         return result if valid else INVALID
 
-    def _entries(
-        self, mapping: Mapping, normalize: Callable, index_keys: bool
-    ) -> tuple[dict, bool]:
-        """Normalize every key; return ({key: (raw key, value)} for the good keys, all good)."""
-        entries: dict = {}
-        valid = True
-        for raw_key, value in mapping.items():
-            path = join_key(self._here.path, raw_key)
-            position = key_position(mapping, raw_key)
-            try:
-                key = normalize(raw_key)
-            except ConfigError as error:
-                valid = False
-                for detail in error.errors:
-                    self.problems.append(detail.with_prefix(path).with_position(position))
-                continue
-            if key in entries:
-                valid = False
-                first = entries[key][0]
-                self.report(
-                    join_key(self._here.path, key) if index_keys else path,
-                    f"keys {excerpt(first)} and {excerpt(raw_key)} "
-                    "name the same entry; keep only one of them.",
-                    position,
-                    value=raw_key,
-                )
-                continue
-            entries[key] = (raw_key, value)
-        return entries, valid
+    def _structure_entries(
+        self, mapping: Mapping, entries: dict, cls: type, *, raw_paths: bool
+    ) -> Any:
+        """Structure each non-null value as `cls`; return INVALID when any of them is invalid.
+
+        An entry's path uses its key as written when `raw_paths` is true, else its normalized key.
+        """
+        result = {}
+        for key, (raw_key, value) in entries.items():
+            path = join_key(self._here.path, raw_key if raw_paths else key)
+            position = value_position(mapping, raw_key)
+            result[key] = None if value is None else self.structure(value, cls, path, position)
+        if any(value is INVALID for value in result.values()):
+            return INVALID
+        return result
 
     # -- the whole config ----------------------------------------------------------------
 
@@ -322,7 +216,7 @@ class ConfigStructurer:
             return self.structure(value, ModuleQuantizerConfig, name, position, global_scope=True)
         if name == "execution_mode":
             return self._execution_mode(value, position)
-        with self._frame(_Frame(name, position)):
+        with self._frame(Frame(name, position)):
             return self._rule_map(name, value)
 
     def _execution_mode(self, value: Any, position: SourcePosition | None) -> Any:
@@ -358,29 +252,3 @@ _RULE_KEYS: dict[str, Callable[[object], Any]] = {
     "module_type_configs": normalize_module_type_key,
     "module_name_configs": normalize_name_key,
 }
-
-
-def _locate(data: Any, relative_path: str) -> SourcePosition | None:
-    """Find the position of a dotted relative path such as `granularity.block_size`."""
-    if not relative_path:
-        return None
-    node, position = data, None
-    for part in relative_path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            break
-        position = value_position(node, part) or position
-        node = node[part]
-    return position
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    return f"{type(value).__name__} {excerpt(value)}"
-
-
-def _owner_hint(key: object, where: str) -> str | None:
-    owners = [name for name, cls in _OWNERS if key in user_fields(cls) and name != where]
-    if not owners or (where == "global_config" and "a module config" in owners):
-        return None
-    return f"{excerpt(key)} is a field of {' or '.join(owners)}; move it there."
