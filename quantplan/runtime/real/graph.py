@@ -29,7 +29,7 @@ def serving_quantizer(quantizers: dict, entry: str):
 def swap_graph_weight(module: fx.GraphModule, target, packed, spec, plan_sha256: str, quantizers: dict) -> None:
     """Replace `target`'s weight with `packed` in `module`'s graph and module tree."""
     graph = module.graph
-    reads = [node for node in graph.nodes if node.op == "get_attr" and node.target == target.param]
+    reads = _weight_reads(module, target)
     op_node = next((node for node in graph.nodes if node.name == target.op.name), None)
     if op_node is None or not reads:
         raise PlanError(ErrorDetail(path=f"params/{target.param}", message=f"op {target.op.name} reading {target.param} is not in the graph; recompile the plan."))
@@ -37,7 +37,7 @@ def swap_graph_weight(module: fx.GraphModule, target, packed, spec, plan_sha256:
     if target.kind == "linear":
         _swap_linear(module, op_node, owner, target, packed, spec, plan_sha256, quantizers)
     else:
-        _swap_holder(module, reads, owner, target, packed, spec, plan_sha256)
+        _swap_holder(module, reads, op_node, owner, target, packed, spec, plan_sha256)
     for read in reads:
         _erase_unused(graph, read)
     for node in list(graph.nodes):
@@ -62,18 +62,43 @@ def _swap_linear(module, op_node, owner, target, packed, spec, plan_sha256, quan
     module.set_submodule(target.module, real)
 
 
-def _swap_holder(module, reads, owner, target, packed, spec, plan_sha256) -> None:
+def _weight_reads(module: fx.GraphModule, target) -> list[fx.Node]:
+    """Return the `get_attr` nodes that read `target`'s weight, under any of its names.
+
+    torch.export keeps one `get_attr` for a tied weight, under one of its names: GPT-2's
+    embedding and LM head both read `lm_head.weight`, say. The weight is therefore matched
+    by identity, not by its path.
+    """
+    weight = module.get_submodule(target.module).weight
+    return [
+        node
+        for node in module.graph.nodes
+        if node.op == "get_attr" and _attribute(module, node.target) is weight
+    ]
+
+
+def _attribute(module: torch.nn.Module, path: str):
+    value = module
+    for part in path.split("."):
+        value = getattr(value, part, None)
+    return value
+
+
+def _swap_holder(module, reads, op_node, owner, target, packed, spec, plan_sha256) -> None:
+    """Feed `op_node` its weight from a PackedWeightHolder; other readers keep theirs."""
     others = {name: tensor for name, tensor in [*owner.named_parameters(recurse=False), *owner.named_buffers(recurse=False)] if name != "weight"}
     holder = PackedWeightHolder(packed, spec, others, plan_sha256=plan_sha256)
+    weight_inputs = [
+        node
+        for node in op_node.all_input_nodes
+        if node in reads or any(read in node.all_input_nodes for read in reads)
+    ]
     module.set_submodule(target.module, holder)
-    order = {node: index for index, node in enumerate(module.graph.nodes)}
-    for read in reads:
-        for quantized in list(read.users):
-            first = min(quantized.users, key=order.__getitem__)
-            with module.graph.inserting_before(first):
-                call = module.graph.call_module(target.module, ())
-            call.meta = dict(quantized.meta)
-            quantized.replace_all_uses_with(call)
+    for weight_input in weight_inputs:
+        with module.graph.inserting_before(op_node):
+            call = module.graph.call_module(target.module, ())
+        call.meta = dict(weight_input.meta)
+        op_node.replace_input_with(weight_input, call)
 
 
 def _erase_unused(graph: fx.Graph, node: fx.Node) -> None:
