@@ -97,11 +97,15 @@ def _quantized_modules(model: nn.Module) -> dict[str, PackedWeightModule]:
 
 def _layouts(model: nn.Module) -> dict[str, dict]:
     """Return each packed weight's layout keyed by its parameter path (`fc1.weight`)."""
-    return {f"{path}.weight": module.layout for path, module in _quantized_modules(model).items()}
+    return {_weight_path(path): module.layout for path, module in _quantized_modules(model).items()}
 
 
 def _kernels(model: nn.Module) -> dict[str, dict]:
-    return {f"{path}.weight": module.kernel().choice.to_json() for path, module in _quantized_modules(model).items()}
+    return {_weight_path(path): module.kernel().choice.to_json() for path, module in _quantized_modules(model).items()}
+
+
+def _weight_path(module_path: str) -> str:
+    return f"{module_path}.weight" if module_path else "weight"
 
 
 def load(directory: str | Path, model_factory: Callable[[], Any]) -> nn.Module:

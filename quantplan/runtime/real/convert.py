@@ -92,7 +92,7 @@ def _convert(prepared: nn.Module, plan: Plan, frozen: dict, layouts: Mapping[str
         if graph_mode:
             _convert_graph_target(prepared, plan, target, frozen, layout, quantizers, used)
         else:
-            _convert_eager_target(prepared, plan, target, frozen, layout, quantizers, used)
+            prepared = _convert_eager_target(prepared, plan, target, frozen, layout, quantizers, used)
     if graph_mode:
         prepared.delete_all_unused_submodules()
         prepared.graph.lint()
@@ -149,7 +149,8 @@ def _site_quantizer(quantizers: dict, op_name: str, group: str):
     return quantizers.get(f"ops/{op_name}/{group}/0")
 
 
-def _convert_eager_target(model, plan, target, frozen, layout, quantizers, used) -> None:
+def _convert_eager_target(model, plan, target, frozen, layout, quantizers, used) -> nn.Module:
+    """Swap `target`'s owner for its packed module; return the model's root (the packed module when the root is the owner)."""
     from torch.nn.utils import parametrize
 
     owner = model.get_submodule(target.module)
@@ -170,9 +171,12 @@ def _convert_eager_target(model, plan, target, frozen, layout, quantizers, used)
         if target.batch_norm is not None:
             owner.bias = nn.Parameter(bias.detach(), requires_grad=False)
         module = _EAGER_CLASSES[target.kind](packed, spec, owner, input_quantizer=located, **sites)
+    if not target.module:
+        return module  # the root itself is the quantized layer, and batch norm needs a parent
     model.set_submodule(target.module, module)
     if target.batch_norm is not None:
         remove_batch_norm(model, target.batch_norm.module)
+    return model
 
 
 def _folded_bias(bias, weight):
@@ -184,6 +188,12 @@ def _folded_bias(bias, weight):
 
 
 def _convert_graph_target(module: fx.GraphModule, plan, target, frozen, layout, quantizers, used) -> None:
+    if not target.module:
+        raise UnsupportedError(
+            f"params/{target.param}: the model's root module is the quantized layer, which a graph-mode "
+            "plan cannot serve in real mode; compile the plan with execution_mode='eager', or wrap the "
+            "layer in a container module."
+        )
     owner = module.get_submodule(target.module)
     weight = owner.weight
     if target.batch_norm is not None:
