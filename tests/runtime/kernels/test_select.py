@@ -11,6 +11,8 @@ from quantplan.runtime.kernels import INT4_CROSSOVER_M, INT8_CROSSOVER_M, select
 from .helpers import packed_weight, reference_linear, relative_error
 
 CPU = torch.device("cpu")
+EMULATED = "dequantize+linear in the input dtype"
+CHUNKED = "chunked dequantize+linear in the input dtype"
 PER_CHANNEL = {"type": "per_channel", "axis": 0}
 
 
@@ -34,12 +36,13 @@ KERNEL_CASES = [
     ("int4", "asymmetric", _block(128), "aten._weight_int4pack_mm_for_cpu", True, 0.01),
     ("int8", "symmetric", PER_CHANNEL, "aten._weight_int8pack_mm", True, 0.01),
     ("uint8", "symmetric", PER_CHANNEL, "aten._weight_int8pack_mm", True, 0.01),
-    ("int8", "asymmetric", PER_CHANNEL, "dequantize+fp32 linear", False, 1e-5),
-    ("int8", "symmetric", _block(32), "dequantize+fp32 linear", False, 1e-5),
-    ("int4", "symmetric", _block(16), "dequantize+fp32 linear", False, 1e-5),
-    ("float8_e4m3fn", "symmetric", PER_CHANNEL, "dequantize+bf16 linear", False, 0.01),
-    ("float8_e5m2", "symmetric", PER_CHANNEL, "dequantize+bf16 linear", False, 0.01),
-    ("float4_e2m1fn_x2", "symmetric", _block(32), "dequantize+bf16 linear", False, 0.01),
+    ("int8", "asymmetric", PER_CHANNEL, EMULATED, False, 1e-6),
+    ("int8", "symmetric", _block(32), EMULATED, False, 1e-6),
+    ("int4", "symmetric", _block(16), EMULATED, False, 1e-6),
+    ("float8_e4m3fn", "symmetric", PER_CHANNEL, CHUNKED, False, 1e-6),
+    ("float8_e5m2", "symmetric", PER_CHANNEL, CHUNKED, False, 1e-6),
+    ("float8_e4m3fn", "symmetric", {"type": "per_tensor"}, EMULATED, False, 1e-6),
+    ("float4_e2m1fn_x2", "symmetric", _block(32), CHUNKED, False, 1e-6),
 ]
 
 
@@ -105,7 +108,15 @@ def test_mxfp4_dequantized_weight_is_exact():
     spec = QuantizationSpec(dtype="float4_e2m1fn_x2", granularity=_block(32))
     packed, fq_weight, _, _ = _setup(spec)
     kernel = select_linear_kernel(packed, spec, None, None, CPU)
-    assert torch.equal(kernel.weight(CPU), fq_weight.to(torch.bfloat16))
+    assert torch.equal(kernel.weight(CPU), fq_weight)
+    assert torch.equal(kernel.weight(CPU, torch.bfloat16), fq_weight.to(torch.bfloat16))
+
+
+def test_fp8_dequantized_weight_is_exact_in_float32():
+    spec = QuantizationSpec(dtype="float8_e4m3fn", granularity=PER_CHANNEL)
+    packed, fq_weight, _, _ = _setup(spec)
+    kernel = select_linear_kernel(packed, spec, None, None, CPU)
+    assert torch.equal(kernel.weight(CPU), fq_weight)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -126,7 +137,17 @@ def test_chunked_float_kernel_partial_chunk(dtype):
     packed, fq_weight, bias, x = _setup(spec, shape=(200, 64))
     kernel = select_linear_kernel(packed, spec, None, None, CPU)
     assert type(kernel).__name__ == "ChunkedFloatLinear"
-    assert relative_error(kernel(x, bias), reference_linear(x, fq_weight, bias)) < 0.01
+    assert relative_error(kernel(x, bias), reference_linear(x, fq_weight, bias)) < 1e-6
+
+
+@pytest.mark.parametrize("dtype", ["float4_e2m1fn_x2", "float8_e4m3fn"])
+def test_chunked_float_kernel_bf16_input(dtype):
+    granularity = _block(32) if dtype.startswith("float4") else PER_CHANNEL
+    spec = QuantizationSpec(dtype=dtype, granularity=granularity)
+    packed, fq_weight, bias, x = _setup(spec, shape=(200, 64))
+    out = select_linear_kernel(packed, spec, None, None, CPU)(x.to(torch.bfloat16), bias)
+    assert out.dtype == torch.bfloat16
+    assert relative_error(out, reference_linear(x, fq_weight, bias)) < 0.01
 
 
 def test_fp8_chunk_decode_is_exact():
@@ -135,6 +156,8 @@ def test_fp8_chunk_decode_is_exact():
     kernel = select_linear_kernel(packed, spec, None, None, CPU)
     decoded = kernel.decode_rows(0, 200, torch.empty(200, 64, dtype=torch.bfloat16))
     assert torch.equal(decoded, packed.data.to(torch.bfloat16))
+    decoded = kernel.decode_rows(0, 200, torch.empty(200, 64))
+    assert torch.equal(decoded, packed.data.to(torch.float32))
 
 
 def test_int8_weight_only_records_crossover():
@@ -142,8 +165,8 @@ def test_int8_weight_only_records_crossover():
     packed, _, _, _ = _setup(spec)
     choice = select_linear_kernel(packed, spec, None, None, CPU).choice
     assert choice.crossover_m == INT8_CROSSOVER_M
-    assert choice.above_crossover == "chunked dequantize+bf16 linear"
-    assert choice.to_json()["above_crossover"] == "chunked dequantize+bf16 linear"
+    assert choice.above_crossover == CHUNKED
+    assert choice.to_json()["above_crossover"] == CHUNKED
 
 
 def test_int4_never_switches_when_crossover_is_none():
@@ -171,7 +194,7 @@ def test_weight_only_above_crossover_matches_fake_quant(dtype, qscheme, granular
     x = torch.randn(2, 3, 128)
     out = kernel(x, bias)
     assert out.shape == (2, 3, 144)
-    assert relative_error(out, reference_linear(x, fq_weight, bias)) < 0.01
+    assert relative_error(out, reference_linear(x, fq_weight, bias)) < 1e-6
 
 
 def test_chunked_int_rows_are_exact_in_float32():
@@ -193,3 +216,20 @@ def test_chunked_int8_rows_decode_exactly(dtype):
     kernel = ChunkedIntLinear(packed, int(spec.quant_min))
     decoded = kernel.decode_rows(0, 200, torch.empty(200, 64), torch.empty(200, 64, dtype=torch.bfloat16))
     assert torch.equal(decoded.float() * kernel.row_scale.reshape(-1, 1), fq_weight)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "granularity"),
+    [("int4", _block(32)), ("uint4", _block(64)), ("int8", PER_CHANNEL)],
+)
+def test_quantized_input_skips_bf16_weight_only_kernels(dtype, granularity):
+    from quantplan.runtime.kernels.select import QUANTIZED_INPUT_REASON
+
+    spec = QuantizationSpec(dtype=dtype, granularity=granularity)
+    activation = QuantizationSpec(dtype="float8_e4m3fn", qparam_calculator_cls="dynamic")
+    packed, fq_weight, bias, x = _setup(spec)
+    kernel = select_linear_kernel(packed, spec, activation, None, CPU)
+    assert kernel.choice.name == CHUNKED
+    assert kernel.choice.native is False
+    assert kernel.choice.reason == QUANTIZED_INPUT_REASON
+    assert relative_error(kernel(x, bias), reference_linear(x, fq_weight, bias)) < 1e-6
