@@ -69,11 +69,18 @@ class PackedWeightModule(nn.Module):
         return DequantLinear(self.packed(), qmin, compute_dtype=torch.float32, name="dequantize+fp32 op")
 
     def dequantized_weight(self) -> torch.Tensor:
-        """Return the float32 weight, equal to the fake-quantized one, in a reused buffer.
+        """Return the float32 weight, equal to the fake-quantized one.
 
-        The buffer is shared by every weight of this shape, so use it before the next call.
+        With a dequantizing kernel the result is a reused buffer, shared by every weight of this
+        shape, so use it before the next call. A native kernel stores its own weight layout, so
+        the weight is dequantized from the packed storage into a new tensor instead.
         """
-        return self.kernel().weight(self.weight.device)
+        kernel = self.kernel()
+        if callable(getattr(kernel, "weight", None)):
+            return kernel.weight(self.weight.device)
+        from quantplan.runtime.formats import dequantize
+
+        return dequantize(self.packed(), self.spec, torch.float32)
 
     def quantize_input(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.input_quantizer is None else self.input_quantizer(x)
