@@ -27,13 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"quantplan.commands.{name}")
-        except ModuleNotFoundError as error:
-            # TODO: remove once every command module exists; a missing command must fail loudly.
-            if error.name != f"quantplan.commands.{name}":
-                raise
-            continue
+        module = importlib.import_module(f"quantplan.commands.{name}")
         module.add_parser(subparsers)
     parser.set_defaults(subcommand_parsers=subparsers.choices)
     return parser
