@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -12,6 +13,7 @@ from quantplan.compiler.resolve import resolve
 from quantplan.errors import ErrorDetail, PlanError
 from quantplan.plan.model import Plan
 from quantplan.quantization.config import ExecutionMode, QuantizerConfig
+from quantplan.quantization.quantizer import coerce_config
 
 __all__ = ["check_finite_weights", "compile_plan"]
 
@@ -19,7 +21,7 @@ __all__ = ["check_finite_weights", "compile_plan"]
 def compile_plan(
     model: nn.Module,
     example_inputs: Any,
-    config: QuantizerConfig,
+    config: QuantizerConfig | dict | str | Path | None,
     *,
     execution_mode: ExecutionMode | str | None = None,
     strict: bool = False,
@@ -28,12 +30,14 @@ def compile_plan(
 ) -> Plan:
     """Capture `model` on `example_inputs` and resolve `config` into a Plan.
 
+    `config` takes the forms `Quantizer` takes: a QuantizerConfig, a dict, a YAML path or
+    YAML text, or None for the default config. Any other type raises ConfigError.
+
     `execution_mode` overrides the config's; `strict` turns unmatched rules, skipped tensors
     and an empty plan into a PlanError; `capture_strict` runs torch.export in strict mode.
     A weight holding NaN or inf is a PlanError naming it (meta tensors are not checked).
     """
-    if not isinstance(config, QuantizerConfig):
-        raise TypeError(f"config must be a QuantizerConfig, got {type(config).__name__}")
+    config = coerce_config(config)
     config.validate()  # in-place edits of the config's maps bypass its setters
     mode = ExecutionMode(str(execution_mode)) if execution_mode is not None else config.execution_mode
     check_finite_weights(model)

@@ -20,7 +20,7 @@ from torch import nn
 from quantplan.errors import ConfigError, ErrorDetail, PlanError
 from quantplan.quantization.config import QuantizerConfig
 
-__all__ = ["BACKENDS", "Quantizer"]
+__all__ = ["BACKENDS", "Quantizer", "coerce_config"]
 
 BACKENDS = ("quantplan", "torch")
 
@@ -32,7 +32,7 @@ class Quantizer:
         if not isinstance(model, nn.Module):
             raise ConfigError(ErrorDetail(path="model", message=f"model must be a torch.nn.Module, got {type(model).__name__}."))
         self.model = model
-        self.config = _as_config(config)
+        self.config = coerce_config(config)
         self._plan = None
         self._prepared: nn.Module | None = None
         self._finalized_backend: str | None = None
@@ -159,7 +159,11 @@ class Quantizer:
         )
 
 
-def _as_config(config: QuantizerConfig | dict | str | Path | None) -> QuantizerConfig:
+def coerce_config(config: QuantizerConfig | dict | str | Path | None) -> QuantizerConfig:
+    """Convert a QuantizerConfig, a dict, a YAML path or YAML text to a QuantizerConfig.
+
+    None gives the default config. Any other type raises ConfigError naming the type.
+    """
     if config is None:
         return QuantizerConfig()
     if isinstance(config, QuantizerConfig):
@@ -171,7 +175,6 @@ def _as_config(config: QuantizerConfig | dict | str | Path | None) -> QuantizerC
     raise ConfigError(
         ErrorDetail(
             path="config",
-            message=f"config must be a QuantizerConfig, a dict or a YAML path, got {type(config).__name__}.",
+            message=f"config must be a QuantizerConfig, a dict, or a YAML path or text, got {type(config).__name__}.",
         )
     )
-
