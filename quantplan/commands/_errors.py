@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
 from quantplan.errors import ConfigError, PlanError
 
-__all__ = ["CommandError", "check_output_file", "format_error"]
+__all__ = ["CommandError", "check_output_file", "format_error", "non_empty_path"]
 
 
 class CommandError(Exception):
@@ -19,6 +20,13 @@ class CommandError(Exception):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def non_empty_path(value: str) -> str:
+    """Return `value`; as an argparse `type`, it makes an empty path a usage error (exit 2)."""
+    if not value:
+        raise argparse.ArgumentTypeError("the path is empty; give a file or folder path")
+    return value
 
 
 def check_output_file(path: str, option: str = "-o") -> None:

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from quantplan.commands._errors import non_empty_path
 from quantplan.commands._model_ref import MODEL_REFERENCE_HELP, is_model_reference
 from quantplan.errors import ConfigError, ErrorDetail, PlanError
 
@@ -44,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "arguments, or one tensor). Default: the model's example inputs, once."
         ),
     )
-    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder (created if missing)")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", type=non_empty_path, help="output folder (created if missing)")
     parser.add_argument(
         "--real",
         action="store_true",
@@ -117,21 +118,47 @@ def _observer_warnings_silenced():
         observer_logger.disabled = previous
 
 
+class _BatchCounter:
+    """Iterate over batches and record the index of the batch being produced or run."""
+
+    def __init__(self, batches: Any) -> None:
+        self.batches = batches
+        self.index = 0
+        self.producing = False
+
+    def __iter__(self):
+        iterator = iter(self.batches)
+        while True:
+            self.producing = True
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            self.producing = False
+            yield batch
+            self.index += 1
+
+
 def _calibrate(prepared: Any, batches: Any, args: argparse.Namespace) -> Any:
     from quantplan.runtime.calibrate import calibrate
 
     if not args.calibrate:
         return calibrate(prepared, batches, progress=not args.no_progress)
+    counter = _BatchCounter(batches)
     try:
-        return calibrate(prepared, batches, progress=not args.no_progress)
+        return calibrate(prepared, counter, progress=not args.no_progress)
     except (PlanError, ConfigError):
         raise
     except Exception as error:  # user code may raise anything; report it as one error line
+        # Only the first line: torch errors append the whole aten declaration list.
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        step = "producing" if counter.producing else "running the model on"
         raise PlanError(
             ErrorDetail(
                 path="--calibrate",
                 message=(
-                    f"calibration with {args.calibrate!r} failed: {type(error).__name__}: {error}. "
+                    f"calibration with {args.calibrate!r} failed while {step} batch {counter.index} (counting from 0): "
+                    f"{type(error).__name__}: {first_line}. "
                     "The callable must return an iterable of batches: tuples of tensors, dicts of tensors, or tensors."
                 ),
             )

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from quantplan.commands._model_ref import MODEL_REFERENCE_HELP
+from quantplan.commands._errors import non_empty_path
 
 __all__ = ["add_parser", "format_report", "run"]
 
@@ -27,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("config", metavar="CONFIG", help="YAML config file")
     parser.add_argument("--model", required=True, metavar="M", help=MODEL_REFERENCE_HELP)
-    parser.add_argument("-o", "--output", required=True, metavar="PLAN", help="path of the plan JSON to write")
+    parser.add_argument("-o", "--output", required=True, metavar="PLAN", type=non_empty_path, help="path of the plan JSON to write")
     parser.add_argument(
         "--mode",
         choices=("graph", "eager"),

@@ -126,7 +126,7 @@ def test_apply_non_tensor_batches_one_error(tmp_path, monkeypatch, capsys):
 
     err = capsys.readouterr().err
     assert code == 1
-    assert err.startswith("error: --calibrate: calibration with 'bad_data:strings' failed: ")
+    assert err.startswith("error: --calibrate: calibration with 'bad_data:strings' failed while ")
     assert err.count("\n") == 1
 
 
@@ -177,3 +177,37 @@ def test_apply_calibrates_other_sequence_length(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err == ""
     assert code == 0
     assert (tmp_path / "out" / "qparams.safetensors").is_file()
+
+
+def test_apply_bad_batch_error_is_one_short_line(tmp_path, monkeypatch, capsys):
+    code = _apply_with(tmp_path, monkeypatch, "bad_data:strings")
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith(
+        "error: --calibrate: calibration with 'bad_data:strings' failed while running the model on batch 0 (counting from 0): AttributeError: "
+    )
+    assert "Declaration" not in err
+    assert err.count("\n") == 1
+
+
+def test_apply_empty_output_is_usage_error(tmp_path, monkeypatch, capsys):
+    try:
+        code = _apply_with(tmp_path, monkeypatch, None, output="")
+    except SystemExit as exit:
+        code = exit.code
+
+    assert code == 2
+    assert "argument -o/--output: the path is empty" in capsys.readouterr().err
+    assert not (tmp_path / "qparams.safetensors").exists()
+
+
+def test_compile_empty_output_is_usage_error(tmp_path, capsys):
+    (tmp_path / "config.yaml").write_text("quantization_config: {}\n")
+    try:
+        code = main(["compile", str(tmp_path / "config.yaml"), "--model", "fixtures.models:make_mlp", "-o", ""])
+    except SystemExit as exit:
+        code = exit.code
+
+    assert code == 2
+    assert "argument -o/--output: the path is empty" in capsys.readouterr().err
