@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors_bytes
 from torch import nn
 
@@ -29,7 +29,7 @@ from quantplan.errors import ErrorDetail, PlanError, PlanMismatchError
 from quantplan.plan.io import atomic_write_bytes
 from quantplan.plan.model import Plan
 from quantplan.runtime.formats import FORMAT_VERSION
-from quantplan.runtime.formats.floats import check_finite_fp8
+from quantplan.runtime.formats.checks import check_model_tensors
 from quantplan.runtime.real import REAL_ATTRIBUTE, PackedWeightModule, apply_real
 
 __all__ = ["WEIGHTS_FILE", "load", "save"]
@@ -48,12 +48,13 @@ def save(model: nn.Module, plan: Plan, directory: str | Path) -> Path:
 
     info = _real_info(model, plan)
     tensors = _state_tensors(model)
-    _check_storable(tensors)
+    layouts = _layouts(model)
+    check_model_tensors(tensors, layouts, parameter_names=_parameter_names(model), source="nothing was written")
     metadata = {
         "format": WEIGHTS_FORMAT,
         "format_version": str(FORMAT_VERSION),
         "plan_sha256": plan.sha256(),
-        "layouts": json.dumps(_layouts(model), sort_keys=True),
+        "layouts": json.dumps(layouts, sort_keys=True),
         "kernels": json.dumps(_kernels(model), sort_keys=True),
     }
     directory = Path(directory)
@@ -84,11 +85,8 @@ def _state_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def _check_storable(tensors: dict[str, torch.Tensor]) -> None:
-    for name, tensor in tensors.items():
-        check_finite_fp8(tensor, name=name)
-        if name.endswith("_scale") and tensor.dtype == torch.uint8 and bool((tensor == 0xFF).any()):
-            raise PlanError(ErrorDetail(path=name, message="E8M0 scale byte 0xFF (NaN) found; nothing was written."))
+def _parameter_names(model: nn.Module) -> set[str]:
+    return {name for name, _ in model.named_parameters()}
 
 
 def _quantized_modules(model: nn.Module) -> dict[str, PackedWeightModule]:
@@ -119,7 +117,7 @@ def load(directory: str | Path, model_factory: Callable[[], Any]) -> nn.Module:
 
     directory = Path(directory)
     plan = Plan.load(directory / PLAN_FILE)
-    with safe_open(str(directory / WEIGHTS_FILE), framework="pt") as handle:
+    with _open_safetensors(directory / WEIGHTS_FILE) as handle:
         metadata = handle.metadata() or {}
         _check_metadata(metadata, plan, directory)
         with torch.device("meta"):
@@ -130,6 +128,10 @@ def load(directory: str | Path, model_factory: Callable[[], Any]) -> nn.Module:
             model = apply_real(model, plan, qparams, example_inputs, layouts=layouts)
         _release_freed_memory()
         _materialize(model, handle)
+    tensors = _state_tensors(model)
+    source = f"read from {directory / WEIGHTS_FILE}; save the artifact again"
+    check_model_tensors(tensors, layouts, parameter_names=_parameter_names(model), source=source)
+    del tensors
     _retarget_graph_devices(model, torch.device("cpu"))
     for module in _quantized_modules(model).values():
         module.kernel()
@@ -182,19 +184,47 @@ def _activation_qparams(directory: Path, plan: Plan) -> dict[str, torch.Tensor]:
     path = directory / QPARAMS_FILE
     if not path.is_file():
         return load_qparams(directory, plan)  # raises PlanError for the missing file
-    with safe_open(str(path), framework="pt") as handle:
+    with _open_safetensors(path) as handle:
         recorded = (handle.metadata() or {}).get("plan_sha256")
         if recorded != plan.sha256():
             return load_qparams(directory, plan)  # raises PlanError naming both hashes
         return {key: handle.get_tensor(key) for key in handle.keys() if not key.startswith("params/")}
 
 
+@contextmanager
+def _open_safetensors(path: Path) -> Iterator[Any]:
+    """Open a safetensors file, raising PlanError for a missing, empty or truncated one.
+
+    safetensors checks the header against the file size when it opens the file, so a
+    truncated file fails here rather than on a later read.
+    """
+    try:
+        handle = safe_open(str(path), framework="pt")
+    except FileNotFoundError:
+        raise PlanError(ErrorDetail(path=str(path), message="file not found; save the artifact again with quantplan.save.")) from None
+    except (SafetensorError, OSError) as error:
+        message = f"not a readable safetensors file ({error}); the file is empty, truncated or corrupt, so save the artifact again with quantplan.save."
+        raise PlanError(ErrorDetail(path=str(path), message=message)) from None
+    with handle:
+        yield handle
+
+
 def _build(model_factory: Callable[[], Any]) -> tuple[nn.Module, Any]:
     result = model_factory()
-    if isinstance(result, tuple):
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], nn.Module):
         model, example_inputs = result
         return model, None if example_inputs is None else _to_meta(example_inputs)
-    return result, None
+    if isinstance(result, nn.Module):
+        return result, None
+    got = f"a tuple of {len(result)} items" if isinstance(result, tuple) else f"a {type(result).__name__}"
+    raise PlanError(
+        ErrorDetail(
+            path="model_factory",
+            message=f"the model factory returned {got}; load() needs an nn.Module or a (nn.Module, example_inputs) tuple.",
+            value=repr(result)[:200],
+            suggestion="pass a callable that builds the model, such as the model class",
+        )
+    )
 
 
 def _to_meta(inputs: Any) -> Any:
