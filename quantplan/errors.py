@@ -124,18 +124,26 @@ class PlanError(_DetailedError, ValueError):
 class PlanMismatchError(PlanError):
     """The model no longer matches the plan's structure (a stale plan).
 
-    `changes` lists human-readable differences such as `op added: linear_3`.
+    `changes` lists human-readable differences such as `op added: linear_3`, and `advice`
+    says what to do about them.
     """
 
-    def __init__(self, changes: Iterable[str], *, context: str = "the model does not match the plan"):
+    def __init__(
+        self,
+        changes: Iterable[str],
+        *,
+        context: str = "the model does not match the plan",
+        advice: str = "recompile the plan for this model",
+    ):
         self.changes = list(changes)
-        detail = ErrorDetail(path="", message=_mismatch_message(context, self.changes))
+        detail = ErrorDetail(path="", message=_mismatch_message(context, advice, self.changes))
         super().__init__([detail])
 
 
-def _mismatch_message(context: str, changes: list[str]) -> str:
+def _mismatch_message(context: str, advice: str, changes: list[str]) -> str:
     shown = changes[:20]
-    lines = [f"{context} ({len(changes)} differences); recompile the plan for this model:"]
+    count = "1 difference" if len(changes) == 1 else f"{len(changes)} differences"
+    lines = [f"{context} ({count}); {advice}:"]
     lines += [f"    - {change}" for change in shown]
     if len(changes) > len(shown):
         lines.append(f"    ... and {len(changes) - len(shown)} more")

@@ -235,10 +235,30 @@ def _check_metadata(metadata: dict, plan: Plan, directory: Path) -> None:
     if metadata.get("format") != WEIGHTS_FORMAT:
         raise PlanError(ErrorDetail(path=str(directory / WEIGHTS_FILE), message=f"not a quantplan weights file (format {metadata.get('format')!r}, expected {WEIGHTS_FORMAT!r})."))
     if metadata.get("plan_sha256") != plan.sha256():
+        changes = _layout_differences(json.loads(metadata.get("layouts", "{}")), plan)
+        changes.append(f"weights.safetensors was written for plan sha256 {metadata.get('plan_sha256')}, plan.json has sha256 {plan.sha256()}")
         raise PlanMismatchError(
-            [f"weights.safetensors was written for plan sha256 {metadata.get('plan_sha256')}, plan.json has sha256 {plan.sha256()}"],
-            context="the artifact's weights and plan do not belong together",
+            changes,
+            context="weights.safetensors and plan.json come from different saves (first differing tensor first)",
+            advice="use the plan.json saved with these weights, or save the artifact again",
         )
+
+
+def _layout_differences(layouts: dict[str, dict], plan: Plan) -> list[str]:
+    """List the weights whose quantized dtype or block shape differs between the file and the plan."""
+    planned = {entry.param: entry.spec for _, group, _, entry in plan.entries() if group == "state" and entry.param and entry.spec}
+    changes = []
+    for name in sorted(planned.keys() | layouts.keys()):
+        spec, layout = planned.get(name), layouts.get(name)
+        if spec is None:
+            changes.append(f"tensor {name}: quantized as {layout['dtype']} in weights.safetensors, float in plan.json")
+        elif layout is None:
+            changes.append(f"tensor {name}: float in weights.safetensors, quantized as {spec.dtype} in plan.json")
+        elif layout["dtype"] != spec.dtype:
+            changes.append(f"tensor {name}: dtype {layout['dtype']} in weights.safetensors, {spec.dtype} in plan.json")
+        elif len(layout["block_shape"]) == len(spec.block_shape) and tuple(layout["block_shape"]) != tuple(spec.block_shape):
+            changes.append(f"tensor {name}: block shape {layout['block_shape']} in weights.safetensors, {list(spec.block_shape)} in plan.json")
+    return changes
 
 
 def _materialize(model: nn.Module, handle) -> None:

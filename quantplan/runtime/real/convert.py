@@ -25,6 +25,7 @@ from quantplan.runtime.formats import empty_packed, pack
 from quantplan.runtime.real.batchnorm import fold_batch_norm, remove_batch_norm
 from quantplan.runtime.real.graph import serving_quantizer, swap_graph_weight
 from quantplan.runtime.real.linear import QuantizedLinear
+from quantplan.runtime.real.packed_module import check_state_dict_plan
 from quantplan.runtime.real.modules import QuantizedConv, QuantizedEmbedding, QuantizedHFConv1D
 from quantplan.runtime.real.targets import WeightTarget, weight_targets
 
@@ -105,6 +106,7 @@ def _convert(prepared: nn.Module, plan: Plan, frozen: dict, layouts: Mapping[str
                 if value is not None:
                     used[f"{quantizer.key}/{field}"] = value.detach().cpu()
     setattr(prepared, REAL_ATTRIBUTE, {"plan_sha256": plan.sha256(), "qparams": used})
+    prepared.register_load_state_dict_pre_hook(check_state_dict_plan)
     return prepared.eval()
 
 

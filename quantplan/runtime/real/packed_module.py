@@ -17,8 +17,10 @@ from quantplan.errors import PlanMismatchError
 from quantplan.quantization.spec import QuantizationSpec
 from quantplan.runtime.formats import PackedTensor
 
-__all__ = ["PackedWeightModule"]
+__all__ = ["PackedWeightModule", "check_state_dict_plan"]
 
+_STATE_DICT_CONTEXT = "the state dict was made under another plan, so it comes from a different save than this model's plan"
+_STATE_DICT_ADVICE = "load the state dict saved with this plan, or apply the plan that the state dict was saved with"
 _PARAM_ROLES = {"scale": "weight_scale", "zero_point": "weight_zero_point", "minval": "weight_minval"}
 
 
@@ -92,18 +94,58 @@ class PackedWeightModule(nn.Module):
         return {"plan_sha256": self.plan_sha256, "layout": self.layout}
 
     def set_extra_state(self, state: dict) -> None:
-        recorded = state.get("plan_sha256") if isinstance(state, dict) else None
-        if recorded != self.plan_sha256:
-            raise PlanMismatchError(
-                [f"plan sha256 {recorded} in the state dict, {self.plan_sha256} in the model"],
-                context="the state dict was made under another plan",
-            )
-        if state.get("layout") != self.layout:
-            raise PlanMismatchError(
-                [f"weight layout {state.get('layout')} in the state dict, {self.layout} in the model"],
-                context="the state dict was made under another plan",
-            )
+        self._check_extra_state(state, "weight")
 
-    def _load_from_state_dict(self, *args, **kwargs):
-        super()._load_from_state_dict(*args, **kwargs)
+    def _check_extra_state(self, state: dict, weight_key: str) -> None:
+        recorded = state.get("plan_sha256") if isinstance(state, dict) else None
+        if recorded == self.plan_sha256 and state.get("layout") == self.layout:
+            return
+        changes = []
+        if isinstance(state, dict) and state.get("layout") != self.layout:
+            changes.append(f"tensor {weight_key}: layout {state.get('layout')} in the state dict, {self.layout} in the model")
+        changes.append(f"plan sha256 {recorded} in the state dict, {self.plan_sha256} in the model")
+        raise PlanMismatchError(changes, context=_STATE_DICT_CONTEXT, advice=_STATE_DICT_ADVICE)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checked here rather than in set_extra_state so that the message names the weight's full key.
+        extra = state_dict.get(prefix + "_extra_state")
+        if extra is not None:
+            self._check_extra_state(extra, prefix + "weight")
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self._kernel = None
+
+
+def check_state_dict_plan(root: nn.Module, state_dict, prefix: str, *args) -> None:
+    """Raise PlanMismatchError listing every packed weight that differs in `state_dict`.
+
+    A `load_state_dict` pre-hook on the root of a real-quantized model. It runs before any
+    module loads, so the message names the first differing weight of the whole model rather
+    than the first packed module, whose layout may match even though the plans differ.
+    """
+    packed = {
+        (f"{path}." if path else ""): module
+        for path, module in root.named_modules(prefix=prefix.rstrip("."))
+        if isinstance(module, PackedWeightModule)
+    }
+    stored = {
+        key[: -len("_extra_state")]: extra
+        for key, extra in state_dict.items()
+        if key.endswith("_extra_state") and isinstance(extra, dict) and "plan_sha256" in extra and "layout" in extra
+    }
+    changes = []
+    hashes = set()
+    for key in [*packed, *(key for key in stored if key not in packed)]:
+        module, extra = packed.get(key), stored.get(key)
+        if module is None:
+            changes.append(f"tensor {key}weight: quantized as {extra['layout']['dtype']} in the state dict, float in the model")
+            continue
+        if extra is None:
+            changes.append(f"tensor {key}weight: float in the state dict, quantized as {module.layout['dtype']} in the model")
+            continue
+        if extra["layout"] != module.layout:
+            changes.append(f"tensor {key}weight: layout {extra['layout']} in the state dict, {module.layout} in the model")
+        if extra["plan_sha256"] != module.plan_sha256:
+            hashes.add((extra["plan_sha256"], module.plan_sha256))
+    if hashes:
+        changes += [f"plan sha256 {recorded} in the state dict, {current} in the model" for recorded, current in sorted(hashes)]
+        raise PlanMismatchError(changes, context=_STATE_DICT_CONTEXT, advice=_STATE_DICT_ADVICE)

@@ -131,3 +131,31 @@ def test_load_rejects_bad_factory_result(tmp_path, result):
     with pytest.raises(PlanError) as caught:
         quantplan.load(tmp_path, lambda: result)
     assert "load() needs an nn.Module or a (nn.Module, example_inputs) tuple" in str(caught.value)
+
+
+def test_weights_from_other_save_name_first_tensor(tmp_path):
+    _save(tmp_path)
+    fc24_plan(TwoLayer(), block=64).save(tmp_path / "plan.json")
+    with pytest.raises(PlanMismatchError) as caught:
+        quantplan.load(tmp_path, TwoLayer)
+    message = str(caught.value)
+    assert "weights.safetensors and plan.json come from different saves" in message
+    assert "(2 differences); use the plan.json saved with these weights, or save the artifact again:" in message
+    assert "- tensor fc2.weight: quantized as int4 in weights.safetensors, float in plan.json" in message
+    assert "recompile" not in message
+
+
+def test_state_dict_from_other_save_names_tensor():
+    model = TwoLayer()
+    state = apply_plan(copy.deepcopy(model), fc24_plan(model, block=32), mode="real").state_dict()
+    other = apply_plan(TwoLayer(), fc24_plan(model, block=64), mode="real")
+    with pytest.raises(PlanMismatchError) as caught:
+        other.load_state_dict(state, strict=True)
+    message = str(caught.value)
+    assert "comes from a different save" in message
+    assert "- tensor fc2.weight: quantized as int4 in the state dict, float in the model" in message
+    assert "recompile" not in message
+
+
+def test_mismatch_message_counts_one_difference():
+    assert "(1 difference); recompile the plan for this model:" in str(PlanMismatchError(["op added: linear_3"]))
