@@ -29,6 +29,7 @@ from quantplan.errors import ErrorDetail, PlanError, PlanMismatchError
 from quantplan.plan.io import atomic_write_bytes
 from quantplan.plan.model import Plan
 from quantplan.runtime.formats import FORMAT_VERSION
+from quantplan.runtime.fake.runtime_export import preferred_variant
 from quantplan.runtime.formats.checks import check_model_tensors
 from quantplan.runtime.real import REAL_ATTRIBUTE, PackedWeightModule, apply_real
 
@@ -57,6 +58,9 @@ def save(model: nn.Module, plan: Plan, directory: str | Path) -> Path:
         "layouts": json.dumps(layouts, sort_keys=True),
         "kernels": json.dumps(_kernels(model), sort_keys=True),
     }
+    variant = _runtime_export_variant(model)
+    if variant is not None:
+        metadata["runtime_export"] = variant
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(directory / WEIGHTS_FILE, save_safetensors_bytes(tensors, metadata=metadata))
@@ -83,6 +87,13 @@ def _state_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
     for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
         tensors[name] = tensor.detach().contiguous()
     return tensors
+
+
+def _runtime_export_variant(model: nn.Module) -> str | None:
+    """Return the graph-mode export variant the model was built from (None in eager mode)."""
+    from quantplan.runtime.fake.runtime_export import VARIANT_META
+
+    return model.meta.get(VARIANT_META) if isinstance(model, torch.fx.GraphModule) else None
 
 
 def _parameter_names(model: nn.Module) -> set[str]:
@@ -124,7 +135,9 @@ def load(directory: str | Path, model_factory: Callable[[], Any]) -> nn.Module:
             model, example_inputs = _build(model_factory)
         qparams = load_qparams(_activation_qparams(directory, plan), plan)
         layouts = json.loads(metadata["layouts"])
-        with _without_stack_traces():
+        # Trying the export variant that worked at save time first skips the failed dynamic-shape
+        # exports, which were most of the peak memory of loading all-MiniLM-L6-v2.
+        with _without_stack_traces(), preferred_variant(metadata.get("runtime_export")):
             model = apply_real(model, plan, qparams, example_inputs, layouts=layouts)
         _release_freed_memory()
         _materialize(model, handle)

@@ -14,12 +14,21 @@ may need a second export, with two differences:
 
 A second export is used only if every op of the plan's capture is a node in it, with the same
 target and tensor inputs. Otherwise the plan's own export is used.
+
+The chosen variant is stored in the program's `graph_module.meta[VARIANT_META]` (which
+`program.module()` copies), as `<shapes>` or `<shapes>+signatures` with shapes `all_dims`,
+`dim0` or `static`, or as `plan_capture`. `quantplan.save` records it, and `quantplan.load`
+tries that variant first through `preferred_variant`, because each failed export on the
+meta device costs memory and time.
 """
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import operator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -29,7 +38,22 @@ from torch.utils import _pytree as pytree
 
 from quantplan.compiler.capture.signature import split_example_inputs
 
-__all__ = ["export_for_runtime"]
+__all__ = ["PLAN_CAPTURE", "VARIANT_META", "export_for_runtime", "preferred_variant"]
+
+VARIANT_META = "quantplan_runtime_export"
+PLAN_CAPTURE = "plan_capture"
+_SHAPE_NAMES = ("all_dims", "dim0")
+_preferred: contextvars.ContextVar[str | None] = contextvars.ContextVar("quantplan_preferred_export", default=None)
+
+
+@contextmanager
+def preferred_variant(variant: str | None) -> Iterator[None]:
+    """Make `export_for_runtime` try `variant` first, and the full sequence only if it fails."""
+    token = _preferred.set(variant)
+    try:
+        yield
+    finally:
+        _preferred.reset(token)
 
 
 def export_for_runtime(
@@ -42,21 +66,50 @@ def export_for_runtime(
 ) -> torch.export.ExportedProgram:
     """Return the program to build the prepared module from (see the module docstring)."""
     args, kwargs = split_example_inputs(example_inputs)
+    candidates = _candidates(model, args, kwargs, auto_dynamic, boundary_modules)
+    preferred = _preferred.get()
+    if preferred == PLAN_CAPTURE:
+        return _tagged(captured.exported, PLAN_CAPTURE)
+    if preferred in candidates:
+        program = _accepted_export(model, args, kwargs, candidates[preferred], captured)
+        if program is not None:
+            return _tagged(program, preferred)
+    for variant, (dynamic_shapes, preserve) in candidates.items():
+        if variant == preferred:
+            continue  # already tried and failed
+        program = _accepted_export(model, args, kwargs, (dynamic_shapes, preserve), captured)
+        if program is not None:
+            return _tagged(program, variant)
+    return _tagged(captured.exported, PLAN_CAPTURE)
+
+
+def _candidates(model, args, kwargs, auto_dynamic: bool, boundary_modules: tuple[str, ...]) -> dict[str, tuple]:
+    """Return the export variants to try, in order, keyed by their recorded names."""
     shapes = []
     if auto_dynamic:
-        shapes = [_dynamic_shapes(model, args, kwargs, all_dims=True)]
-        shapes.append(_dynamic_shapes(model, args, kwargs, all_dims=False))
-    candidates = [(shape, preserve) for shape in shapes if shape is not None for preserve in (boundary_modules, ())]
-    candidates.append((None, boundary_modules))
-    for index, (dynamic_shapes, preserve) in enumerate(candidates):
-        if dynamic_shapes is None and not preserve:
+        shapes = [(name, _dynamic_shapes(model, args, kwargs, all_dims=name == "all_dims")) for name in _SHAPE_NAMES]
+    shapes.append(("static", None))
+    candidates: dict[str, tuple] = {}
+    seen = []
+    for name, dynamic_shapes in shapes:
+        if name != "static" and dynamic_shapes is None:
             continue
-        if (dynamic_shapes, preserve) in candidates[:index]:
-            continue  # without boundary modules both preserve choices are the same export
-        program = _try_export(model, args, kwargs, dynamic_shapes, preserve)
-        if program is not None and _has_ops_of(program.graph, captured):
-            return program
-    return captured.exported
+        for preserve in (boundary_modules, ()):
+            if (dynamic_shapes is None and not preserve) or (dynamic_shapes, preserve) in seen:
+                continue  # a static export without signatures is the plan's capture itself
+            seen.append((dynamic_shapes, preserve))
+            candidates[f"{name}+signatures" if preserve else name] = (dynamic_shapes, preserve)
+    return candidates
+
+
+def _accepted_export(model, args, kwargs, candidate: tuple, captured) -> torch.export.ExportedProgram | None:
+    program = _try_export(model, args, kwargs, *candidate)
+    return program if program is not None and _has_ops_of(program.graph, captured) else None
+
+
+def _tagged(program: torch.export.ExportedProgram, variant: str) -> torch.export.ExportedProgram:
+    program.graph_module.meta[VARIANT_META] = variant
+    return program
 
 
 def _dynamic_shapes(model: nn.Module, args: tuple, kwargs: dict, *, all_dims: bool) -> dict | None:
