@@ -7,7 +7,8 @@ An artifact directory holds:
   path (packed weights with `*_scale`, `*_zero_point` or `*_minval`, and the float tensors).
   E8M0 scales and sub-byte data are uint8, because safetensors 0.8 cannot load
   float8_e8m0fnu or float4_e2m1fn_x2 back. Its metadata holds the plan sha256, the format
-  version, each packed weight's layout and its kernel choice (name, native or emulated).
+  version, each packed weight's layout and its kernel choice (name, native or emulated), and
+  for graph mode the export variant the model was built from (`runtime_export`).
 
 Every file is written atomically (temporary file + rename).
 """
@@ -43,7 +44,9 @@ def save(model: nn.Module, plan: Plan, directory: str | Path) -> Path:
     """Write `plan.json`, `qparams.safetensors` and `weights.safetensors` into `directory`.
 
     `model` must come from `apply_plan(..., mode="real")` with this plan. Raises PlanError
-    before writing anything when a tensor holds NaN bytes or the model belongs to another plan.
+    before writing anything when a tensor breaks the rules of `check_model_tensors` (a NaN,
+    inf, zero or negative weight scale, fp8 NaN bytes, a NaN tensor) or the model belongs to
+    another plan.
     """
     from quantplan.runtime.frozen import PLAN_FILE, save_qparams
 
