@@ -83,21 +83,21 @@ def main() -> None:
     kernels = {name: build_kernels(weights, *specs) for name, specs in FORMATS.items()}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {LAYERS} x Linear({FEATURES}, {FEATURES})\n")
     print("w8a8 dynamic: int8 symmetric per-channel weight, uint8 asymmetric per-tensor dynamic activations (exact with onednn.qlinear_pointwise).")
-    print("fp8 and mxfp4 are emulated (chunked bf16 decode), so they have no raw kernel.")
-    print("int4 and int8 weight-only switch to a chunked bf16 decode above their crossover M, where no raw kernel is timed.\n")
+    print("fp8 and mxfp4 are emulated (chunked decode in the input dtype), so they have no raw kernel.")
+    print("int4 and int8 weight-only switch to a chunked decode above their crossover M, where no raw kernel is timed.\n")
     print("| format | kernel | M | ms | vs fp32 | vs bf16 | vs raw kernel |")
     print("|---|---|---|---|---|---|---|")
     for rows in ROWS:
         x = torch.randn(rows, FEATURES)
         xb = x.to(torch.bfloat16)
-        fp32 = timed(lambda: [F.linear(x, weight) for weight in weights])
-        half = timed(lambda: [F.linear(xb, weight) for weight in bf16])
+        fp32 = timed(lambda x=x: [F.linear(x, weight) for weight in weights])
+        half = timed(lambda xb=xb: [F.linear(xb, weight) for weight in bf16])
         print(f"| fp32 F.linear | - | {rows} | {fp32:.1f} | 1.00 | {fp32 / half:.2f} | - |")
         print(f"| bf16 F.linear | - | {rows} | {half:.1f} | {half / fp32:.2f} | 1.00 | - |")
         for name, layer_kernels in kernels.items():
-            ours = timed(lambda: [kernel(x, None) for kernel in layer_kernels])
+            ours = timed(lambda x=x, ks=layer_kernels: [kernel(x, None) for kernel in ks])
             raws = [raw_call(kernel, x) for kernel in layer_kernels]
-            raw = timed(lambda: [call() for call in raws]) if raws[0] is not None and rows <= (layer_kernels[0].choice.crossover_m or 10**9) else None
+            raw = timed(lambda calls=raws: [call() for call in calls]) if raws[0] is not None and rows <= (layer_kernels[0].choice.crossover_m or 10**9) else None
             shown = f"{ours / raw:.2f}" if raw else "-"
             choice = layer_kernels[0].choice
             kernel_name = choice.name if rows <= (choice.crossover_m or 10**9) else choice.above_crossover

@@ -60,5 +60,5 @@ def test_mismatch_error_lists_changes():
 
 
 def test_string_detail_becomes_root_error():
-    with pytest.raises(PlanError, match="^<root>: bad plan.$"):
+    with pytest.raises(PlanError, match=r"^<root>: bad plan\.$"):
         raise PlanError("bad plan.")

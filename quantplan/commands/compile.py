@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from quantplan.commands._model_ref import MODEL_REFERENCE_HELP
 from quantplan.commands._errors import non_empty_path
+from quantplan.commands._model_ref import MODEL_REFERENCE_HELP
 
 __all__ = ["add_parser", "format_report", "run"]
 

@@ -164,7 +164,7 @@ def _per_block(granularity: PerBlockGranularity, shape: Shape, tensor: TensorRol
     if size % block_size:
         return Skip(f"block_size {block_size} does not divide dimension {axis} of size {size} ({size} % {block_size} = {size % block_size})")
     block = tuple(_block_extent(dim, size_d, axis, block_size, tensor) for dim, size_d in enumerate(shape))
-    scale = tuple(_divide(size_d, extent) for size_d, extent in zip(shape, block))
+    scale = tuple(_divide(size_d, extent) for size_d, extent in zip(shape, block, strict=False))
     return ResolvedGranularity("per_block", axis=axis, block_size=block_size), block, scale
 
 
@@ -188,7 +188,7 @@ def _per_block_tuple(block_size: tuple[int, ...], shape: Shape):
     if len(block_size) != rank:
         return Skip(f"block_size {list(block_size)} has {len(block_size)} entries but the tensor has rank {rank}")
     block = []
-    for dim, (size, extent) in enumerate(zip(shape, block_size)):
+    for dim, (size, extent) in enumerate(zip(shape, block_size, strict=False)):
         if extent == -1:
             block.append(size)
         elif isinstance(size, str):
@@ -197,5 +197,5 @@ def _per_block_tuple(block_size: tuple[int, ...], shape: Shape):
             return Skip(f"block_size entry {extent} does not divide dimension {dim} of size {size}")
         else:
             block.append(extent)
-    scale = tuple(_divide(size, extent) for size, extent in zip(shape, block))
+    scale = tuple(_divide(size, extent) for size, extent in zip(shape, block, strict=False))
     return ResolvedGranularity("per_block", axis=None, block_size=block_size), tuple(block), scale

@@ -66,15 +66,15 @@ class ModelInspector:
         headers: tuple[str, ...] = ("name", "type", "module")
         if specs:
             headers += ("resolved specs",)
-            rows = [row + [specs.get(row[0], "-")] for row in rows]
+            rows = [[*row, specs.get(row[0], "-")] for row in rows]
         lines += _table(f"Ops ({len(rows)})", headers, rows)
         return "\n".join(lines)
 
 
 def _table(title: str, headers: tuple[str, ...], rows: list[list[str]]) -> list[str]:
     widths = [max([len(header)] + [len(row[index]) for row in rows]) for index, header in enumerate(headers)]
-    lines = [title, ("  " + "  ".join(header.ljust(width) for header, width in zip(headers, widths))).rstrip()]
-    lines += ["  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = [title, ("  " + "  ".join(header.ljust(width) for header, width in zip(headers, widths, strict=False))).rstrip()]
+    lines += ["  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip() for row in rows]
     return lines
 
 

@@ -262,9 +262,9 @@ def format_markdown(diff: PlanDiff) -> str:
     if len(groups) > 1:
         lines += [""] + [f"- {label}" for label, _ in groups]
     if diff.spec_changes:
-        lines += [""] + _md_spec_table(diff)
+        lines += ["", *_md_spec_table(diff)]
     if diff.rule_changes:
-        lines += [""] + _md_rule_details(diff)
+        lines += ["", *_md_rule_details(diff)]
     lines += _md_structure(diff)
     lines += [
         "",

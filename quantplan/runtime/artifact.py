@@ -29,8 +29,8 @@ from torch import nn
 from quantplan.errors import ErrorDetail, PlanError, PlanMismatchError
 from quantplan.plan.io import atomic_write_bytes
 from quantplan.plan.model import Plan
-from quantplan.runtime.formats import FORMAT_VERSION
 from quantplan.runtime.fake.runtime_export import preferred_variant
+from quantplan.runtime.formats import FORMAT_VERSION
 from quantplan.runtime.formats.checks import check_model_tensors
 from quantplan.runtime.real import REAL_ATTRIBUTE, PackedWeightModule, apply_real
 
@@ -204,7 +204,7 @@ def _activation_qparams(directory: Path, plan: Plan) -> dict[str, torch.Tensor]:
         recorded = (handle.metadata() or {}).get("plan_sha256")
         if recorded != plan.sha256():
             return load_qparams(directory, plan)  # raises PlanError naming both hashes
-        return {key: handle.get_tensor(key) for key in handle.keys() if not key.startswith("params/")}
+        return {key: handle.get_tensor(key) for key in handle.keys() if not key.startswith("params/")}  # noqa: SIM118 (safe_open is not iterable)
 
 
 @contextmanager

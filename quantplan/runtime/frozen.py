@@ -110,7 +110,7 @@ def _read_qparams(source: str | Path | Mapping[str, torch.Tensor], plan: Plan) -
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
             _check_plan_hash(path, metadata, plan)
-            return {key: handle.get_tensor(key) for key in handle.keys()}
+            return {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 (safe_open is not iterable)
     except (SafetensorError, OSError) as error:
         raise PlanError(ErrorDetail(path=str(path), message=f"cannot read the qparams file: {error}")) from None
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from quantplan.compiler.graph import CaptureInfo, ModelGraph, ModuleCall, ModuleInfo, OpNode, ParamInfo, ParamUse, TensorInfo
+from quantplan.compiler.graph import (
+    CaptureInfo,
+    ModelGraph,
+    ModuleInfo,
+    OpNode,
+    ParamInfo,
+    ParamUse,
+    TensorInfo,
+)
 
 LINEAR = "torch.nn.modules.linear.Linear"
 EMBEDDING = "torch.nn.modules.sparse.Embedding"

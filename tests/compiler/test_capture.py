@@ -88,7 +88,7 @@ def test_conv_net_layouts(mode):
 def test_conv1d_addmm_is_linear_in_out(mode):
     ops = [op for op in _ops(models.make_conv1d_net(), mode).values() if op.params]
     assert [op.type for op in ops] == ["linear", "linear"]
-    weight = [use for use in ops[0].params if use.role == "weight"][0]
+    weight = next(use for use in ops[0].params if use.role == "weight")
     assert (weight.path, weight.layout, weight.view) == ("c_fc.weight", "in_out", None)
 
 
@@ -104,7 +104,7 @@ def test_raw_parameter_f_linear(mode):
 def test_tied_embeddings_aliases(mode):
     model, inputs = models.make_tied_embeddings()
     graph = capture_model(model, inputs, mode=mode).graph
-    tied = [info for info in graph.parameters if info.path == "embed.weight"][0]
+    tied = next(info for info in graph.parameters if info.path == "embed.weight")
     assert tied.aliases == ("embed.weight", "lm_head.weight")
     uses = [use.path for op in graph.ops for use in op.params if use.role == "weight"]
     assert uses == ["embed.weight", "body.weight", "lm_head.weight"]
@@ -138,7 +138,7 @@ def test_reused_module_call_sites(mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_experts_bmm_weight(mode):
     ops = _ops(models.make_experts_net(), mode)
-    bmm = [op for op in ops.values() if op.type == "bmm"][0]
+    bmm = next(op for op in ops.values() if op.type == "bmm")
     use = bmm.params[0]
     assert (use.local_name, use.role, use.layout, use.view) == ("experts", "weight", "out_in", "transpose")
     assert len(bmm.inputs) == 1

@@ -71,7 +71,7 @@ def test_decomposed_linear_is_one_linear_op(bias, shape):
     graph = graph_from_program(program, model, (), {}, CaptureInfo(mode="graph", method="test"))
     linears = [op for op in graph.ops if op.type == "linear"]
     assert len(linears) == 1
-    weight = [use for use in linears[0].params if use.role == "weight"][0]
+    weight = next(use for use in linears[0].params if use.role == "weight")
     assert (weight.path, weight.layout, weight.view) == ("weight", "out_in", "transpose")
     assert linears[0].target in ("aten.addmm.default", "aten.mm.default")
 

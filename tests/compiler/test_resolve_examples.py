@@ -10,7 +10,15 @@ from fixtures.models import basic, weights
 from quantplan.compiler import compile_plan
 from quantplan.errors import PlanError
 from quantplan.quantization import QuantizerConfig
-from tests.compiler.test_resolve_rules import INT4_BLOCK, INT8_CHANNEL, MODES, codes, config, op_in, weight_only
+from tests.compiler.test_resolve_rules import (
+    INT4_BLOCK,
+    INT8_CHANNEL,
+    MODES,
+    codes,
+    config,
+    op_in,
+    weight_only,
+)
 
 INT8_TENSOR = {"dtype": "int8", "granularity": {"type": "per_tensor"}}
 LINEAR = "torch.nn.modules.linear.Linear"

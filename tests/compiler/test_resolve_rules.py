@@ -363,7 +363,7 @@ def test_nonfinite_weight_is_error():
     model, inputs = basic.make_tiny_net()
     with torch.no_grad():
         model.fc1.weight[0, 0] = float("nan")
-    with pytest.raises(PlanError, match="parameter fc1.weight holds NaN or inf"):
+    with pytest.raises(PlanError, match=r"parameter fc1\.weight holds NaN or inf"):
         compile_plan(model, inputs, QuantizerConfig())
 
 

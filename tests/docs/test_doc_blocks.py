@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from .markdown_blocks import REPOSITORY, documents, parse_blocks
 
 DOCUMENTS = documents()

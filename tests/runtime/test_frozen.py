@@ -88,7 +88,7 @@ def test_qparams_of_other_plan_rejected(tmp_path):
         {"quantization_config": {"global_config": {"op_input_spec": None}}}
     ))
 
-    with pytest.raises(PlanError, match="these qparams were frozen for plan sha256 [0-9a-f]{64}, but the plan being applied has sha256"):
+    with pytest.raises(PlanError, match=r"these qparams were frozen for plan sha256 [0-9a-f]{64}, but the plan being applied has sha256"):
         quantplan.apply_plan(_fresh(factory, state), other, qparams=tmp_path)
 
 

@@ -61,7 +61,7 @@ def test_axis_override_example_prepares(mode):
 
     quantizer = Quantizer(model, config)
     prepared = quantizer.prepare(example_inputs)
-    deconv = [op for op in quantizer.plan.ops if op.module == "decoder.deconv1"][0]
+    deconv = next(op for op in quantizer.plan.ops if op.module == "decoder.deconv1")
 
     assert deconv.state["weight"].spec.granularity.axis == 1
     assert deconv.state["weight"].spec.scale_shape == (64, 1, 1, 1)
@@ -222,7 +222,7 @@ def test_second_plan_rejected_eager():
 
 def test_plan_before_prepare_rejected():
     with pytest.raises(PlanError, match=r"no plan yet; call Quantizer.prepare\(example_inputs\) first"):
-        Quantizer(MyModel(), QuantizerConfig()).plan
+        _ = Quantizer(MyModel(), QuantizerConfig()).plan
 
 
 def test_unknown_backend_rejected():

@@ -139,7 +139,7 @@ def _requested_dims(program, args, kwargs, dynamic_shapes) -> list[tuple[str, li
     if isinstance(dynamic_shapes, dict):
         entries = list(dynamic_shapes.items())
     else:
-        entries = list(zip(user_inputs, dynamic_shapes))
+        entries = list(zip(user_inputs, dynamic_shapes, strict=False))
     requested = []
     for name, spec in entries:
         if isinstance(spec, dict):

@@ -16,9 +16,9 @@ import attrs
 import torch
 from torch import nn
 
-from quantplan.compiler.graph import ModuleCall, TensorInfo
 from quantplan.compiler.capture.model_info import module_paths_by_id, qualified_name
 from quantplan.compiler.capture.tensors import flat_tensors, tensor_info
+from quantplan.compiler.graph import ModuleCall, TensorInfo
 
 __all__ = ["ActiveCall", "ModuleCallRecorder", "argument_positions"]
 

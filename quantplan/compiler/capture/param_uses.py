@@ -102,7 +102,7 @@ def param_layout(base: str, op_type: str, role: str, transposed: bool) -> str | 
         return None
     if base in WEIGHT_MATMUL_OPS or base in ("bmm", "baddbmm"):
         return "out_in" if transposed else "in_out"
-    if op_type == "linear" or op_type.startswith("conv") and "transpose" not in op_type:
+    if op_type == "linear" or (op_type.startswith("conv") and "transpose" not in op_type):
         return "in_out" if transposed else "out_in"
     if op_type.startswith("conv_transpose"):
         return "in_out_conv_transpose"

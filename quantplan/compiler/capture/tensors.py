@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from torch.utils import _pytree as pytree
 
-from quantplan.compiler.graph import TensorInfo
 from quantplan.compiler.capture.signature import dtype_name
+from quantplan.compiler.graph import TensorInfo
 
 __all__ = ["flat_tensors", "is_float_tensor", "tensor_info"]
 

@@ -31,8 +31,8 @@ from quantplan.compiler.resolve.shared import shared_groups
 from quantplan.compiler.resolve.usage import collect_usage
 from quantplan.errors import ErrorDetail, PlanError
 from quantplan.plan.config_order import config_to_plan_data
-from quantplan.plan.finite import check_finite_data
 from quantplan.plan.fingerprint import config_fingerprint, structure_fingerprint
+from quantplan.plan.finite import check_finite_data
 from quantplan.plan.model import CaptureMeta, ConfigMeta, ModelMeta, Plan
 from quantplan.plan.summary import summarize
 from quantplan.quantization.config import QuantizerConfig

@@ -3,7 +3,11 @@
 from quantplan.runtime.kernels.buffers import clear_buffers
 from quantplan.runtime.kernels.choice import KernelChoice
 from quantplan.runtime.kernels.dequant import DequantLinear, dequantize_into
-from quantplan.runtime.kernels.select import INT4_CROSSOVER_M, INT8_CROSSOVER_M, select_linear_kernel
+from quantplan.runtime.kernels.select import (
+    INT4_CROSSOVER_M,
+    INT8_CROSSOVER_M,
+    select_linear_kernel,
+)
 
 __all__ = [
     "INT4_CROSSOVER_M",

@@ -62,7 +62,7 @@ def chunked_reason(packed: PackedTensor) -> str:
     """Return why `ChunkedFloatLinear` cannot run `packed`, or "" when it can."""
     if len(packed.shape) != 2:
         return "the chunked float kernel needs a 2-D weight"
-    rows, columns = packed.shape
+    _rows, columns = packed.shape
     if packed.dtype in ("float8_e4m3fn", "float8_e5m2"):
         return "" if packed.block_shape == (1, columns) else "the chunked fp8 kernel needs one scale per output channel"
     if packed.dtype == "float4_e2m1fn_x2":

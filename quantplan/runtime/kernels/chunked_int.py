@@ -21,8 +21,8 @@ import torch
 
 from quantplan.runtime.formats import PackedTensor
 from quantplan.runtime.kernels.buffers import scratch
-from quantplan.runtime.kernels.chunked import CHUNK_ROWS, compute_dtype
 from quantplan.runtime.kernels.choice import KernelChoice
+from quantplan.runtime.kernels.chunked import CHUNK_ROWS, compute_dtype
 from quantplan.runtime.kernels.dequant import dequantize_into
 
 __all__ = ["CHUNKED_INT_NAME", "ChunkedIntLinear", "packed_rows"]

@@ -111,7 +111,7 @@ def _per_tensor_int8_reason(spec: QuantizationSpec) -> str:
 def _int4_reason(packed: PackedTensor) -> str:
     if len(packed.shape) != 2 or packed.block_shape[0] != 1:
         return "the int4 kernel needs a 2-D weight blocked along its input features (axis 1)"
-    rows, columns = packed.shape
+    rows, _columns = packed.shape
     if int4_group_size(packed.block_shape[1]) is None:
         return f"block size {packed.block_shape[1]} is not a multiple of 32 (the int4 kernel's group sizes are 32, 64, 128, 256)"
     if rows % 16:

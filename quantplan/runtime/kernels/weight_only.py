@@ -87,7 +87,7 @@ class Int4Linear(_WeightOnly):
     """
 
     def __init__(self, packed: PackedTensor, qmin: int, type_min: int, *, crossover_m: int | None, name: str = "aten._weight_int4pack_mm_for_cpu"):
-        rows, columns = packed.shape
+        _rows, _columns = packed.shape
         self.group = int4_group_size(packed.block_shape[1])
         self.weight = int4pack_for_cpu(packed, signed=type_min < 0)
         self.scales_and_zeros = self._scales_and_zeros(packed, type_min)

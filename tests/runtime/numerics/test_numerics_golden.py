@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from .numerics_golden import bits, expected_float, golden_cases, spec_of, tensor_of
 
 from quantplan.runtime import fake_quantize, make_observer
 from quantplan.runtime.numerics import fake_quantize_with_qparams
+
+from .numerics_golden import bits, expected_float, golden_cases, spec_of, tensor_of
 
 SINGLE = [case for case in golden_cases() if case["kind"] == "single"]
 SEQUENCE = [case for case in golden_cases() if case["kind"] == "sequence"]
