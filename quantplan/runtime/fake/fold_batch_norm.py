@@ -8,16 +8,20 @@ leaves in float (`spec: null`) is never folded, so its batch norm stays a separa
 
 from __future__ import annotations
 
-import types
-
 import torch
 from torch import fx, nn
 
-from quantplan.errors import UnsupportedError
 from quantplan.plan.model import Plan, PlanOp
 from quantplan.runtime.fake.control import fake_quantizers
 from quantplan.runtime.fake.fold import parameter_at
-from quantplan.runtime.real.batchnorm import fold_batch_norm, remove_batch_norm
+from quantplan.runtime.real.batchnorm import (
+    batch_norm_from_node,
+    bypass_batch_norm,
+    fold_batch_norm,
+    graph_attribute,
+    graph_conv_batch_norm,
+    remove_batch_norm,
+)
 
 __all__ = ["fold_batch_norms", "foldable_pairs"]
 
@@ -66,17 +70,12 @@ def _fold_eager(model: nn.Module, conv: PlanOp, norm: PlanOp) -> None:
 
 
 def _fold_graph(module: fx.GraphModule, conv: PlanOp, norm: PlanOp) -> None:
-    conv_node, norm_node = _graph_node(module, conv), _graph_node(module, norm)
-    if norm_node.args[0] is not conv_node:
-        raise UnsupportedError(
-            f"ops/{norm.name}: batch norm reads {norm_node.args[0]}, not conv {conv.name} directly "
-            "(a quantizer or another op sits between them), so it cannot be folded."
-        )
+    conv_node, norm_node = graph_conv_batch_norm(module, conv.name, norm.name)
     weight = parameter_at(module, f"{conv.module}.weight")
     bias_node = conv_node.args[2] if len(conv_node.args) > 2 else None
-    bias = _attribute(module, bias_node.target) if isinstance(bias_node, fx.Node) else None
+    bias = graph_attribute(module, bias_node.target) if isinstance(bias_node, fx.Node) else None
     folded_weight, folded_bias = fold_batch_norm(
-        weight, bias, _norm_view(module, norm_node), transposed=_transposed(conv)
+        weight, bias, batch_norm_from_node(module, norm_node), transposed=_transposed(conv)
     )
     with torch.no_grad():
         weight.copy_(folded_weight)
@@ -84,8 +83,7 @@ def _fold_graph(module: fx.GraphModule, conv: PlanOp, norm: PlanOp) -> None:
             _add_bias(module, conv, conv_node, folded_bias)
         else:
             bias.copy_(folded_bias)
-    norm_node.replace_all_uses_with(conv_node)
-    module.graph.erase_node(norm_node)
+    bypass_batch_norm(module, conv_node, norm_node)
     module.graph.eliminate_dead_code()
     module.recompile()
 
@@ -97,32 +95,6 @@ def _add_bias(module: fx.GraphModule, conv: PlanOp, conv_node: fx.Node, bias: to
     args = list(conv_node.args) + [None] * max(0, 3 - len(conv_node.args))
     args[2] = bias_node
     conv_node.args = tuple(args)
-
-
-def _norm_view(module: fx.GraphModule, node: fx.Node) -> types.SimpleNamespace:
-    """Return the batch norm's tensors and eps, read from an `aten.batch_norm` node's arguments."""
-    weight, bias, mean, var = (
-        _attribute(module, arg.target) if isinstance(arg, fx.Node) else None
-        for arg in node.args[1:5]
-    )
-    return types.SimpleNamespace(
-        weight=weight, bias=bias, running_mean=mean, running_var=var, eps=float(node.args[7])
-    )
-
-
-def _graph_node(module: fx.GraphModule, op: PlanOp) -> fx.Node:
-    for node in module.graph.nodes:
-        if node.name == op.name:
-            return node
-    raise UnsupportedError(
-        f"ops/{op.name}: no node of that name in the prepared graph, so it cannot be folded."
-    )
-
-
-def _attribute(module: nn.Module, target: str) -> torch.Tensor:
-    owner_path, _, name = target.rpartition(".")
-    owner = module.get_submodule(owner_path) if owner_path else module
-    return getattr(owner, name)
 
 
 def _transposed(conv: PlanOp) -> bool:

@@ -22,7 +22,14 @@ from torch import fx, nn
 from quantplan.errors import ErrorDetail, PlanError, UnsupportedError
 from quantplan.plan.model import Plan
 from quantplan.runtime.formats import empty_packed, pack
-from quantplan.runtime.real.batchnorm import fold_batch_norm, remove_batch_norm
+from quantplan.runtime.real.batchnorm import (
+    batch_norm_from_node,
+    bypass_batch_norm,
+    fold_batch_norm,
+    graph_attribute,
+    graph_conv_batch_norm,
+    remove_batch_norm,
+)
 from quantplan.runtime.real.graph import serving_quantizer, swap_graph_weight
 from quantplan.runtime.real.linear import QuantizedLinear
 from quantplan.runtime.real.packed_module import check_state_dict_plan
@@ -198,9 +205,38 @@ def _convert_graph_target(module: fx.GraphModule, plan, target, frozen, layout, 
         )
     owner = module.get_submodule(target.module)
     weight = owner.weight
-    if target.batch_norm is not None:
-        raise UnsupportedError(
-            f"ops/{target.batch_norm.name}: folding batch norm in a graph-mode plan is not supported yet; use an eager-mode plan."
-        )
-    packed, spec = _packed_weight(weight, target, frozen, layout, False, used)
+    folded = target.batch_norm is not None
+    if folded:
+        weight = _fold_graph_batch_norm(module, target, owner)
+    packed, spec = _packed_weight(weight, target, frozen, layout, folded, used)
     swap_graph_weight(module, target, packed, spec, plan.sha256(), quantizers)
+
+
+def _fold_graph_batch_norm(module: fx.GraphModule, target: WeightTarget, owner: nn.Module) -> torch.Tensor:
+    """Fold `target`'s batch norm into its conv node and return the folded weight.
+
+    The conv's bias is replaced by a new parameter (never written in place), so the float
+    model that the prepared graph shares tensors with stays unchanged. On the meta device,
+    as during `load`, the folded values are placeholders that the artifact fills.
+    """
+    norm = target.batch_norm
+    conv_node, norm_node = graph_conv_batch_norm(module, target.op.name, norm.name)
+    bias_node = conv_node.args[2] if len(conv_node.args) > 2 else None
+    bias = graph_attribute(module, bias_node.target) if isinstance(bias_node, fx.Node) else None
+    weight, bias = fold_batch_norm(
+        owner.weight, bias, batch_norm_from_node(module, norm_node), transposed="transpose" in target.op.type
+    )
+    owner.bias = nn.Parameter(bias.detach(), requires_grad=False)
+    if not isinstance(bias_node, fx.Node) or bias_node.target != f"{target.module}.bias":
+        with module.graph.inserting_before(conv_node):
+            new_bias_node = module.graph.get_attr(f"{target.module}.bias")
+        args = list(conv_node.args) + [None] * max(0, 3 - len(conv_node.args))
+        args[2] = new_bias_node
+        conv_node.args = tuple(args)
+        if isinstance(bias_node, fx.Node) and not bias_node.users:
+            module.graph.erase_node(bias_node)
+    bypass_batch_norm(module, conv_node, norm_node)
+    for node in list(module.graph.nodes):
+        if node.op == "get_attr" and node.target.startswith(f"{norm.module}.") and not node.users:
+            module.graph.erase_node(node)
+    return weight
