@@ -9,7 +9,6 @@ and output; without one, only modules with one tensor input and output are suppo
 
 from __future__ import annotations
 
-import torch
 from torch import fx, nn
 
 from quantplan.compiler.graph import ModelGraph
@@ -18,7 +17,7 @@ from quantplan.runtime.fake.quantizer import FakeQuantizer
 from quantplan.runtime.fake.sites import Site
 from quantplan.runtime.fake.slots import activation_slots, parameter_derived_nodes, replace_slot
 
-__all__ = ["CONTAINER", "insert_quantizers", "mark_consumed_inputs"]
+__all__ = ["CONTAINER", "insert_quantizers"]
 
 CONTAINER = "quantplan_quantizers"
 
@@ -45,32 +44,8 @@ def insert_quantizers(
         name = f"q{number}"
         container[name] = quantizer
         action(f"{CONTAINER}.{name}")
-    mark_consumed_inputs(module)
     module.graph.lint()
     module.recompile()
-
-
-def mark_consumed_inputs(module: fx.GraphModule) -> None:
-    """Pass `consume=True` to each activation quantizer that is the only reader of its input.
-
-    The input must come from an ATen op whose schema returns a new tensor (no view or alias
-    of an argument), so overwriting it changes nothing that another node or the caller
-    sees. Call it again after any graph edit that adds readers to a quantizer's input.
-    """
-    for node in module.graph.nodes:
-        if node.op != "call_module" or not node.target.startswith(f"{CONTAINER}."):
-            continue
-        (argument,) = node.args
-        consume = _fresh_tensor(argument) and len(argument.users) == 1
-        kwargs = {key: value for key, value in node.kwargs.items() if key != "consume"}
-        node.kwargs = {**kwargs, "consume": True} if consume else kwargs
-
-
-def _fresh_tensor(node: fx.Node) -> bool:
-    if node.op != "call_function" or not isinstance(node.target, torch._ops.OpOverload):
-        return False
-    returns = node.target._schema.returns
-    return len(returns) == 1 and returns[0].alias_info is None and not node.target.is_view
 
 
 def _locate(

@@ -9,8 +9,7 @@ entries (a tied weight, or both ends of an edge whose specs are equal). It has t
 Weights are fake-quantized once and reused while the weight is unchanged and no gradient
 is needed (evaluation); activation fake quant always runs live. Once an activation's qparams
 stop changing (observer off or frozen), its fake quant is specialized per input shape
-(`numerics.fixed`), so an evaluation forward does one dict lookup and five tensor passes,
-in place where graph mode knows that nothing else reads the input.
+(`numerics.fixed`), so an evaluation forward does one dict lookup and five tensor passes.
 """
 
 from __future__ import annotations
@@ -167,15 +166,10 @@ class FakeQuantizer(nn.Module):
 
     # -- forward -----------------------------------------------------------------------
 
-    def forward(self, x: torch.Tensor, consume: bool = False) -> torch.Tensor:
-        """Fake-quantize `x`; `consume=True` lets the specialized kernel overwrite `x`.
-
-        Graph mode passes `consume=True` only where this quantizer is the sole reader of a
-        tensor that an op has just computed (see `graph_mode.mark_consumed_inputs`).
-        """
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         fixed = self._fixed.get((x.shape, x.dtype, x.device))
         if fixed is not None and not (x.requires_grad and torch.is_grad_enabled()):
-            return fixed(x, consume=consume)
+            return fixed(x)
         if self.role == "weight":
             return self._forward_weight(x)
         return self._forward_activation(x)
