@@ -44,8 +44,10 @@ def main() -> None:
     model, inputs = llama(4)
     export_s, captured = best_of(2, lambda: capture_model(model, inputs, mode="graph"))
     resolve_s, _ = best_of(5, lambda: resolve(captured.graph, config))
-    print(f"llama-4 graph mode: torch.export+capture {export_s:.3f} s, resolve {resolve_s:.4f} s, "
-          f"ratio {resolve_s / export_s:.3f} (goal <= 0.1)")
+    print(
+        f"llama-4 graph mode: torch.export+capture {export_s:.3f} s, resolve {resolve_s:.4f} s, "
+        f"ratio {resolve_s / export_s:.3f} (goal <= 0.1)"
+    )
 
     times = {}
     for layers in (4, 32):
@@ -53,8 +55,10 @@ def main() -> None:
         times[layers], _ = best_of(
             1, lambda model=meta_model, inputs=meta_inputs: compile_plan(model, inputs, config)
         )
-    print(f"meta compile: 4 blocks {times[4]:.2f} s, 32 blocks {times[32]:.2f} s, "
-          f"ratio {times[32] / times[4]:.2f} (goal <= 9)")
+    print(
+        f"meta compile: 4 blocks {times[4]:.2f} s, 32 blocks {times[32]:.2f} s, "
+        f"ratio {times[32] / times[4]:.2f} (goal <= 9)"
+    )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,11 @@ class ConvNet(nn.Module):
         super().__init__()
         layers, channels = [], 3
         for width in (32, 64, 128):
-            layers += [nn.Conv2d(channels, width, 3, stride=2, padding=1), nn.BatchNorm2d(width), nn.ReLU()]
+            layers += [
+                nn.Conv2d(channels, width, 3, stride=2, padding=1),
+                nn.BatchNorm2d(width),
+                nn.ReLU(),
+            ]
             channels = width
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(128, 10)
@@ -126,16 +130,22 @@ def _cold_prepare_seconds(library: str) -> float:
         "module = u.module_from_spec(spec); spec.loader.exec_module(module); "
         f"print(module._prepare_with({library!r}))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     return float(result.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30, help="timed forward passes per model (default: 30)")
+    parser.add_argument(
+        "--repeats", type=int, default=30, help="timed forward passes per model (default: 30)"
+    )
     args = parser.parse_args(argv)
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, W8A8 graph mode, best of {args.repeats} passes")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, W8A8 graph mode, best of {args.repeats} passes"
+    )
     print(f"{'model':<20} {'float ms':>10} {'fake ms':>10} {'ratio':>7} {'prepare s':>10}")
     for name, factory in (("all-MiniLM-L6-v2", minilm), ("conv net", conv_net)):
         row = measure_ratio(name, factory, args.repeats)

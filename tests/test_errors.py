@@ -37,7 +37,10 @@ def test_detail_without_position_names_root():
 
 
 def test_prefix_joins_attribute_and_key_paths():
-    assert ErrorDetail(path="dtype", message="m").with_prefix("global_config").path == "global_config.dtype"
+    assert (
+        ErrorDetail(path="dtype", message="m").with_prefix("global_config").path
+        == "global_config.dtype"
+    )
     assert ErrorDetail(path='["fc"]', message="m").with_prefix("module_name_configs").path == (
         'module_name_configs["fc"]'
     )

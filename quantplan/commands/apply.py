@@ -34,7 +34,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "plan or a model that does not match it, 2: usage error."
         ),
     )
-    parser.add_argument("plan", metavar="PLAN", help="plan JSON file written by `quantplan compile`")
+    parser.add_argument(
+        "plan", metavar="PLAN", help="plan JSON file written by `quantplan compile`"
+    )
     parser.add_argument("--model", required=True, metavar="M", help=MODEL_REFERENCE_HELP)
     parser.add_argument(
         "--calibrate",
@@ -45,13 +47,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "arguments, or one tensor). Default: the model's example inputs, once."
         ),
     )
-    parser.add_argument("-o", "--output", required=True, metavar="DIR", type=non_empty_path, help="output folder (created if missing)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="DIR",
+        type=non_empty_path,
+        help="output folder (created if missing)",
+    )
     parser.add_argument(
         "--real",
         action="store_true",
         help="also pack the weights for real kernels and write DIR/weights.safetensors (a deployable artifact)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="hide the calibration progress bar")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="hide the calibration progress bar"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -59,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
     """Load plan and model, apply, calibrate, and write the frozen plan."""
     for option, value in (("--model", args.model), ("--calibrate", args.calibrate)):
         if value is not None and not is_model_reference(value):
-            print(f"error: {option} {value!r} is invalid: expected package.module:callable", file=sys.stderr)
+            print(
+                f"error: {option} {value!r} is invalid: expected package.module:callable",
+                file=sys.stderr,
+            )
             return 2
     from quantplan.commands._model_ref import load_model_reference
     from quantplan.plan.model import Plan
@@ -80,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
         _write_real(prepared, plan, qparams, output)
     for line in report.diagnostics:
         print(f"warning: {line}", file=sys.stderr)
-    print(f"wrote {output / PLAN_FILE} and {output / 'qparams.safetensors'} ({report.batches} calibration batches)")
+    print(
+        f"wrote {output / PLAN_FILE} and {output / 'qparams.safetensors'} ({report.batches} calibration batches)"
+    )
     return 0
 
 
@@ -97,11 +113,21 @@ def _write_real(prepared: Any, plan: Any, qparams: dict, output: Path) -> None:
 def _output_folder(value: str) -> Path:
     output = Path(value)
     if output.exists() and not output.is_dir():
-        raise PlanError(ErrorDetail(path="-o", message=f"{value!r} is an existing file; name a folder for the frozen plan."))
+        raise PlanError(
+            ErrorDetail(
+                path="-o",
+                message=f"{value!r} is an existing file; name a folder for the frozen plan.",
+            )
+        )
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise PlanError(ErrorDetail(path="-o", message=f"cannot create folder {value!r}: {error.strerror}; name a writable folder.")) from None
+        raise PlanError(
+            ErrorDetail(
+                path="-o",
+                message=f"cannot create folder {value!r}: {error.strerror}; name a writable folder.",
+            )
+        ) from None
     return output
 
 
@@ -172,10 +198,19 @@ def _load_batches(reference: str) -> Any:
     try:
         target: Any = importlib.import_module(module_name)
     except ImportError as error:
-        raise PlanError(ErrorDetail(path="--calibrate", message=f"cannot import module {module_name!r}: {error}")) from None
+        raise PlanError(
+            ErrorDetail(
+                path="--calibrate", message=f"cannot import module {module_name!r}: {error}"
+            )
+        ) from None
     for part in attribute.split("."):
         if not hasattr(target, part):
-            raise PlanError(ErrorDetail(path="--calibrate", message=f"module {module_name!r} has no attribute {attribute!r}."))
+            raise PlanError(
+                ErrorDetail(
+                    path="--calibrate",
+                    message=f"module {module_name!r} has no attribute {attribute!r}.",
+                )
+            )
         target = getattr(target, part)
     if not callable(target):
         raise PlanError(ErrorDetail(path="--calibrate", message=f"{reference!r} is not callable."))
@@ -183,5 +218,8 @@ def _load_batches(reference: str) -> Any:
         return target()
     except Exception as error:  # user code may raise anything; report it as one error line
         raise PlanError(
-            ErrorDetail(path="--calibrate", message=f"calling {reference!r} failed: {type(error).__name__}: {error}.")
+            ErrorDetail(
+                path="--calibrate",
+                message=f"calling {reference!r} failed: {type(error).__name__}: {error}.",
+            )
         ) from None

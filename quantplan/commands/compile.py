@@ -28,7 +28,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("config", metavar="CONFIG", help="YAML config file")
     parser.add_argument("--model", required=True, metavar="M", help=MODEL_REFERENCE_HELP)
-    parser.add_argument("-o", "--output", required=True, metavar="PLAN", type=non_empty_path, help="path of the plan JSON to write")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="PLAN",
+        type=non_empty_path,
+        help="path of the plan JSON to write",
+    )
     parser.add_argument(
         "--mode",
         choices=("graph", "eager"),

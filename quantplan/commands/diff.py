@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {format_error(error)}", file=sys.stderr)
         return 2
     result = diff(old, new)
-    render = {"text": result.to_text, "markdown": result.to_markdown, "json": result.to_json}[args.format]
+    render = {"text": result.to_text, "markdown": result.to_markdown, "json": result.to_json}[
+        args.format
+    ]
     sys.stdout.write(render())
     return 1 if result.changed else 0

@@ -21,7 +21,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("plan", metavar="PLAN", help="plan JSON file")
-    parser.add_argument("name", metavar="NAME", help="op name (such as linear_1) or parameter path (such as fc2.weight)")
+    parser.add_argument(
+        "name",
+        metavar="NAME",
+        help="op name (such as linear_1) or parameter path (such as fc2.weight)",
+    )
     parser.set_defaults(handler=run)
 
 

@@ -27,7 +27,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default="graph",
         help="capture mode: graph (torch.export) or eager (default: graph)",
     )
-    parser.add_argument("--config", metavar="CONFIG", help="YAML config; adds the resolved spec per op")
+    parser.add_argument(
+        "--config", metavar="CONFIG", help="YAML config; adds the resolved spec per op"
+    )
     parser.set_defaults(handler=run)
 
 

@@ -21,7 +21,14 @@ from quantplan.plan.model import ResolvedGranularity, ResolvedSpec
 from quantplan.quantization.granularity import PerBlockGranularity, PerChannelGranularity
 from quantplan.quantization.spec import QuantizationSpec
 
-__all__ = ["DEFAULT_AXES", "AxisRequired", "Skip", "TensorRole", "expected_weight_rank", "resolve_tensor_spec"]
+__all__ = [
+    "DEFAULT_AXES",
+    "AxisRequired",
+    "Skip",
+    "TensorRole",
+    "expected_weight_rank",
+    "resolve_tensor_spec",
+]
 
 DEFAULT_AXES = {
     "out_in": {"per_channel": 0, "per_block": 1},
@@ -80,7 +87,9 @@ def resolve_tensor_spec(
     if tensor.role == "weight":
         expected = expected_weight_rank(tensor.op_type)
         if expected is not None and rank != expected:
-            return Skip(f"unsupported rank-{rank} weight for {tensor.op_type} (expected rank {expected})")
+            return Skip(
+                f"unsupported rank-{rank} weight for {tensor.op_type} (expected rank {expected})"
+            )
     granularity = spec.granularity
     if isinstance(granularity, PerChannelGranularity):
         shapes = _per_channel(granularity.axis, shape, tensor)
@@ -125,7 +134,9 @@ def _default_axis(kind: str, tensor: TensorRole) -> int:
         why = f"{tensor.op_type} is not in the default-axis table (linear, conv, conv_transpose, embedding)"
     else:
         why = f"{tensor.op_type} has no default axis for its {tensor.role} tensor"
-    raise AxisRequired(f"{kind} granularity without an axis: {why}; set granularity.axis explicitly.")
+    raise AxisRequired(
+        f"{kind} granularity without an axis: {why}; set granularity.axis explicitly."
+    )
 
 
 def _per_channel(axis: int | None, shape: Shape, tensor: TensorRole):
@@ -162,13 +173,19 @@ def _per_block(granularity: PerBlockGranularity, shape: Shape, tensor: TensorRol
     if isinstance(size, str):
         return Skip(f"per_block axis {axis} is the dynamic dimension {size}")
     if size % block_size:
-        return Skip(f"block_size {block_size} does not divide dimension {axis} of size {size} ({size} % {block_size} = {size % block_size})")
-    block = tuple(_block_extent(dim, size_d, axis, block_size, tensor) for dim, size_d in enumerate(shape))
+        return Skip(
+            f"block_size {block_size} does not divide dimension {axis} of size {size} ({size} % {block_size} = {size % block_size})"
+        )
+    block = tuple(
+        _block_extent(dim, size_d, axis, block_size, tensor) for dim, size_d in enumerate(shape)
+    )
     scale = tuple(_divide(size_d, extent) for size_d, extent in zip(shape, block, strict=False))
     return ResolvedGranularity("per_block", axis=axis, block_size=block_size), block, scale
 
 
-def _block_extent(dim: int, size: int | str, axis: int, block_size: int, tensor: TensorRole) -> int | str:
+def _block_extent(
+    dim: int, size: int | str, axis: int, block_size: int, tensor: TensorRole
+) -> int | str:
     if dim == axis:
         return block_size
     # Kernel dimensions of a conv weight stay whole; every other dimension is unblocked.
@@ -186,7 +203,9 @@ def _divide(size: int | str, extent: int | str) -> int | str:
 def _per_block_tuple(block_size: tuple[int, ...], shape: Shape):
     rank = len(shape)
     if len(block_size) != rank:
-        return Skip(f"block_size {list(block_size)} has {len(block_size)} entries but the tensor has rank {rank}")
+        return Skip(
+            f"block_size {list(block_size)} has {len(block_size)} entries but the tensor has rank {rank}"
+        )
     block = []
     for dim, (size, extent) in enumerate(zip(shape, block_size, strict=False)):
         if extent == -1:

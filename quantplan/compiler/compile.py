@@ -39,7 +39,9 @@ def compile_plan(
     """
     config = coerce_config(config)
     config.validate()  # in-place edits of the config's maps bypass its setters
-    mode = ExecutionMode(str(execution_mode)) if execution_mode is not None else config.execution_mode
+    mode = (
+        ExecutionMode(str(execution_mode)) if execution_mode is not None else config.execution_mode
+    )
     check_finite_weights(model)
     captured = capture_model(
         model, example_inputs, mode=mode.value, strict=capture_strict, dynamic_shapes=dynamic_shapes

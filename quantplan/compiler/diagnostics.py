@@ -30,7 +30,15 @@ class RuleFindings:
     diagnostics: list[Diagnostic] = attrs.field(factory=list)
     strict_errors: list[Diagnostic] = attrs.field(factory=list)
 
-    def add(self, severity: str, code: str, message: str, rule: str | None = None, *, strict: bool = False) -> None:
+    def add(
+        self,
+        severity: str,
+        code: str,
+        message: str,
+        rule: str | None = None,
+        *,
+        strict: bool = False,
+    ) -> None:
         diagnostic = Diagnostic(severity=severity, code=code, message=message, rule=rule)
         self.diagnostics.append(diagnostic)
         if strict:
@@ -52,13 +60,19 @@ def _class_names(graph: ModelGraph) -> dict[str, str]:
 
 
 def rule_diagnostics(
-    graph: ModelGraph, config: QuantizerConfig, index: ConfigIndex, usage: KeyUsage, registry: OpRegistry
+    graph: ModelGraph,
+    config: QuantizerConfig,
+    index: ConfigIndex,
+    usage: KeyUsage,
+    registry: OpRegistry,
 ) -> RuleFindings:
     """Report unmatched, shadowed and overlapping module rules and unmatched op-level keys."""
     findings = RuleFindings()
     _module_key_findings(findings, graph, config, index, usage)
     for paths, modules in usage.overlaps.items():
-        shown = ", ".join(modules[:5]) + (f" and {len(modules) - 5} more" if len(modules) > 5 else "")
+        shown = ", ".join(modules[:5]) + (
+            f" and {len(modules) - 5} more" if len(modules) > 5 else ""
+        )
         findings.add(
             "info",
             "overlapping-rules",
@@ -69,10 +83,15 @@ def rule_diagnostics(
     return findings
 
 
-def _module_key_findings(findings: RuleFindings, graph, config, index: ConfigIndex, usage: KeyUsage) -> None:
+def _module_key_findings(
+    findings: RuleFindings, graph, config, index: ConfigIndex, usage: KeyUsage
+) -> None:
     module_paths = [module.path for module in graph.modules if module.path]
     classes = _class_names(graph)
-    for level, keys in (("name", list(config.module_name_configs)), ("type", list(config.module_type_configs))):
+    for level, keys in (
+        ("name", list(config.module_name_configs)),
+        ("type", list(config.module_type_configs)),
+    ):
         for position, key in enumerate(keys):
             rule = f"module_{level}_configs{quote(key)}"
             matched = usage.matched.get((level, position))
@@ -97,10 +116,16 @@ def _module_key_hint(level: str, key: str, classes: dict[str, str], module_paths
         return f" {key!r} is a module name; put it under module_name_configs."
     if level == "type" and "." not in key:
         return " A key without a dot matches a class of that name (__name__) found in the model."
-    return " Keys are regular expressions full-matched against named_modules() names." if level == "name" else ""
+    return (
+        " Keys are regular expressions full-matched against named_modules() names."
+        if level == "name"
+        else ""
+    )
 
 
-def _op_key_findings(findings: RuleFindings, graph: ModelGraph, usage: KeyUsage, registry: OpRegistry) -> None:
+def _op_key_findings(
+    findings: RuleFindings, graph: ModelGraph, usage: KeyUsage, registry: OpRegistry
+) -> None:
     op_names = [op.name for op in graph.ops]
     op_types = sorted({op.type for op in graph.ops})
     classes = _class_names(graph)
@@ -108,14 +133,21 @@ def _op_key_findings(findings: RuleFindings, graph: ModelGraph, usage: KeyUsage,
     for scope, rule in usage.op_scopes.items():
         if rule.config is None:
             continue
-        for kind, keys in (("name", rule.config.op_name_config), ("type", rule.config.op_type_config)):
+        for kind, keys in (
+            ("name", rule.config.op_name_config),
+            ("type", rule.config.op_type_config),
+        ):
             for key in keys:
                 path = f"{scope}.op_{kind}_config{quote(key)}"
                 matched = usage.op_matched.get((scope, kind, key), [])
                 if kind == "type" and registry.get(key) is None and not matched:
-                    message = _unregistered(key, path, registry, has_sdpa) + _op_key_hint(kind, key, classes, False)
+                    message = _unregistered(key, path, registry, has_sdpa) + _op_key_hint(
+                        kind, key, classes, False
+                    )
                     findings.add("warning", "unquantizable-op-type", message, path)
-                elif (matched and all(name.startswith("!") for name in matched)) or (kind == "type" and registry.get(key) is None):
+                elif (matched and all(name.startswith("!") for name in matched)) or (
+                    kind == "type" and registry.get(key) is None
+                ):
                     findings.add(
                         "warning",
                         "unquantizable-op-type",
@@ -166,12 +198,18 @@ def skip_diagnostics(findings: RuleFindings, skipped: Iterable[Skipped]) -> None
 
 def config_enables_quantization(config: QuantizerConfig) -> bool:
     """Whether any spec anywhere in the config is not None."""
-    module_configs = [config.global_config, *config.module_type_configs.values(), *config.module_name_configs.values()]
+    module_configs = [
+        config.global_config,
+        *config.module_type_configs.values(),
+        *config.module_name_configs.values(),
+    ]
     for module in module_configs:
         if module is None:
             continue
         holders = [module, *module.op_type_config.values(), *module.op_name_config.values()]
-        groups = [getattr(holder, name) for holder in holders if holder is not None for name in _GROUPS]
+        groups = [
+            getattr(holder, name) for holder in holders if holder is not None for name in _GROUPS
+        ]
         groups += [module.module_input_spec, module.module_output_spec]
         if any(spec is not None for group in groups if group for spec in group.values()):
             return True

@@ -47,14 +47,22 @@ class OpExplanation:
         lines = [f"op {op.name} ({op.type}) in {module} ({op.module_type})"]
         lines.append(f"  module rule: {self.module_rule.path}")
         winner = self.module_rule
-        lines += [f"    shadows {rule.path}{_why(rule)}" for rule in self.module_rules[1:] if rule.path != winner.path]
+        lines += [
+            f"    shadows {rule.path}{_why(rule)}"
+            for rule in self.module_rules[1:]
+            if rule.path != winner.path
+        ]
         op_label = self.op_rule.path
         if self.op_rule.config is None:
             op_label += " (None: every tensor stays in float)"
         elif self.op_rule.kind == "own":
             op_label += " (its own op_*_spec)"
         lines.append(f"  op rule: {op_label}")
-        lines += [f"    shadows {rule.path}" for rule in self.op_rules[1:] if rule.path != self.op_rule.path]
+        lines += [
+            f"    shadows {rule.path}"
+            for rule in self.op_rules[1:]
+            if rule.path != self.op_rule.path
+        ]
         for label, entry in self.entries:
             lines.append(f"  {label}: {describe_spec(entry.spec)}  <- {entry.rule}")
         return lines
@@ -87,7 +95,11 @@ def explain(plan: Plan, name: str) -> Explanation:
     aliases = _aliases(plan, name)
     found = []
     for op in plan.ops:
-        entries = tuple((f"state {key} ({entry.param})", entry) for key, entry in op.state.items() if entry.param in aliases)
+        entries = tuple(
+            (f"state {key} ({entry.param})", entry)
+            for key, entry in op.state.items()
+            if entry.param in aliases
+        )
         if entries:
             found.append(_explain_op(index, op, entries))
     if not found:
@@ -126,7 +138,10 @@ def _modules_from_plan(plan: Plan) -> list[ModuleInfo]:
         for path, type_name in op.module_stack:
             modules.setdefault(path, type_name)
         modules.setdefault(op.module, op.module_type)
-    return [ModuleInfo(path=path, type=type_name, mro=_mro(type_name)) for path, type_name in modules.items()]
+    return [
+        ModuleInfo(path=path, type=type_name, mro=_mro(type_name))
+        for path, type_name in modules.items()
+    ]
 
 
 def _mro(type_name: str) -> tuple[str, ...]:
@@ -135,7 +150,14 @@ def _mro(type_name: str) -> tuple[str, ...]:
     cls = resolve_module_class(type_name) if "." in type_name else None
     if cls is None:
         return (type_name,)
-    return (type_name, *(f"{base.__module__}.{base.__qualname__}" for base in cls.__mro__[1:] if issubclass(base, nn.Module)))
+    return (
+        type_name,
+        *(
+            f"{base.__module__}.{base.__qualname__}"
+            for base in cls.__mro__[1:]
+            if issubclass(base, nn.Module)
+        ),
+    )
 
 
 def _why(rule: ModuleRule) -> str:
@@ -147,7 +169,9 @@ def _why(rule: ModuleRule) -> str:
 
 
 def _not_found(plan: Plan, name: str) -> ErrorDetail:
-    names = [op.name for op in plan.ops] + [entry.param for *_, entry in plan.entries() if entry.param]
+    names = [op.name for op in plan.ops] + [
+        entry.param for *_, entry in plan.entries() if entry.param
+    ]
     close = nearest(name, names)
     hint = f" Nearest candidates: {', '.join(close)}." if close else ""
     message = f"not found in the plan as an op name or a parameter path.{hint}"

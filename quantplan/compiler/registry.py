@@ -46,6 +46,7 @@ ACTIVATION_TYPES = (
     "softmax",
 )
 
+
 @attrs.frozen
 class OpTypeInfo:
     """One quantizable op type.
@@ -76,7 +77,9 @@ class OpRegistry:
         """Add `info`; a name or alias that is already registered raises ValueError."""
         for name in (info.name, *info.aliases):
             if name in self._by_alias:
-                raise ValueError(f"op type {name!r} is already registered (as {self._by_alias[name]!r}).")
+                raise ValueError(
+                    f"op type {name!r} is already registered (as {self._by_alias[name]!r})."
+                )
         self._types[info.name] = info
         for name in (info.name, *info.aliases):
             self._by_alias[name] = info.name

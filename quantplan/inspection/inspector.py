@@ -30,7 +30,9 @@ class ModelInspector:
         self.example_inputs = example_inputs
         self.execution_mode = str(getattr(execution_mode, "value", execution_mode))
         self.config = config
-        self.graph: ModelGraph = capture_model(model, example_inputs, mode=self.execution_mode).graph
+        self.graph: ModelGraph = capture_model(
+            model, example_inputs, mode=self.execution_mode
+        ).graph
         self._plan = None
 
     @property
@@ -72,18 +74,35 @@ class ModelInspector:
 
 
 def _table(title: str, headers: tuple[str, ...], rows: list[list[str]]) -> list[str]:
-    widths = [max([len(header)] + [len(row[index]) for row in rows]) for index, header in enumerate(headers)]
-    lines = [title, ("  " + "  ".join(header.ljust(width) for header, width in zip(headers, widths, strict=False))).rstrip()]
-    lines += ["  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip() for row in rows]
+    widths = [
+        max([len(header)] + [len(row[index]) for row in rows])
+        for index, header in enumerate(headers)
+    ]
+    lines = [
+        title,
+        (
+            "  "
+            + "  ".join(header.ljust(width) for header, width in zip(headers, widths, strict=False))
+        ).rstrip(),
+    ]
+    lines += [
+        "  "
+        + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
+        for row in rows
+    ]
     return lines
 
 
 def _op_specs(plan) -> dict[str, str]:
     specs = {}
     for op in plan.ops:
-        parts = [f"in{index}={_spec_text(entry.spec)}" for index, entry in sorted(op.inputs.items())]
+        parts = [
+            f"in{index}={_spec_text(entry.spec)}" for index, entry in sorted(op.inputs.items())
+        ]
         parts += [f"{name}={_spec_text(entry.spec)}" for name, entry in sorted(op.state.items())]
-        parts += [f"out{index}={_spec_text(entry.spec)}" for index, entry in sorted(op.outputs.items())]
+        parts += [
+            f"out{index}={_spec_text(entry.spec)}" for index, entry in sorted(op.outputs.items())
+        ]
         specs[op.name] = " ".join(parts) or "-"
     return specs
 
@@ -95,5 +114,7 @@ def _spec_text(spec) -> str:
     detail = granularity.type
     if granularity.axis is not None:
         detail += f"(axis {granularity.axis}"
-        detail += f", block {granularity.block_size})" if granularity.block_size is not None else ")"
+        detail += (
+            f", block {granularity.block_size})" if granularity.block_size is not None else ")"
+        )
     return f"{spec.dtype} {detail}"

@@ -1,10 +1,10 @@
 """`Quantizer`: the config-API facade over compile, apply, calibrate, QAT, freeze and finalize.
 
-    quantizer = Quantizer(model, config)
-    prepared = quantizer.prepare(example_inputs)   # compile + apply fake quant + one observation
-    quantplan.calibrate(prepared, batches)         # or: with quantizer.calibration_mode(): ...
-    quantizer.freeze("frozen/")                    # plan.json + qparams.safetensors
-    model = quantizer.finalize(backend="torch")    # or the default real backend, "quantplan"
+quantizer = Quantizer(model, config)
+prepared = quantizer.prepare(example_inputs)   # compile + apply fake quant + one observation
+quantplan.calibrate(prepared, batches)         # or: with quantizer.calibration_mode(): ...
+quantizer.freeze("frozen/")                    # plan.json + qparams.safetensors
+model = quantizer.finalize(backend="torch")    # or the default real backend, "quantplan"
 """
 
 from __future__ import annotations
@@ -30,7 +30,12 @@ class Quantizer:
 
     def __init__(self, model: nn.Module, config: QuantizerConfig | dict | str | Path | None = None):
         if not isinstance(model, nn.Module):
-            raise ConfigError(ErrorDetail(path="model", message=f"model must be a torch.nn.Module, got {type(model).__name__}."))
+            raise ConfigError(
+                ErrorDetail(
+                    path="model",
+                    message=f"model must be a torch.nn.Module, got {type(model).__name__}.",
+                )
+            )
         self.model = model
         self.config = coerce_config(config)
         self._plan = None
@@ -41,17 +46,29 @@ class Quantizer:
     def plan(self):
         """The compiled Plan; PlanError before `prepare`."""
         if self._plan is None:
-            raise PlanError(ErrorDetail(path="plan", message="no plan yet; call Quantizer.prepare(example_inputs) first."))
+            raise PlanError(
+                ErrorDetail(
+                    path="plan",
+                    message="no plan yet; call Quantizer.prepare(example_inputs) first.",
+                )
+            )
         return self._plan
 
     @property
     def prepared_model(self) -> nn.Module:
         """The model returned by `prepare`; PlanError before it."""
         if self._prepared is None:
-            raise PlanError(ErrorDetail(path="model", message="the model is not prepared; call Quantizer.prepare(example_inputs) first."))
+            raise PlanError(
+                ErrorDetail(
+                    path="model",
+                    message="the model is not prepared; call Quantizer.prepare(example_inputs) first.",
+                )
+            )
         return self._prepared
 
-    def prepare(self, example_inputs: Any, *, strict: bool = False, dynamic_shapes: Any = None) -> nn.Module:
+    def prepare(
+        self, example_inputs: Any, *, strict: bool = False, dynamic_shapes: Any = None
+    ) -> nn.Module:
         """Compile the plan, apply fake quantization and observe `example_inputs` once.
 
         Graph-mode configs return a new GraphModule; eager-mode configs change the model in
@@ -66,8 +83,15 @@ class Quantizer:
 
         self._check_not_finalized("prepare")
         if self._prepared is not None:
-            raise PlanError(ErrorDetail(path="model", message="this Quantizer already prepared its model; create a new Quantizer for another plan."))
-        plan = compile_plan(self.model, example_inputs, self.config, strict=strict, dynamic_shapes=dynamic_shapes)
+            raise PlanError(
+                ErrorDetail(
+                    path="model",
+                    message="this Quantizer already prepared its model; create a new Quantizer for another plan.",
+                )
+            )
+        plan = compile_plan(
+            self.model, example_inputs, self.config, strict=strict, dynamic_shapes=dynamic_shapes
+        )
         prepared = apply_plan(self.model, plan, example_inputs=example_inputs)
         with calibration_mode(prepared), torch.no_grad():
             prepared.eval()
@@ -125,7 +149,10 @@ class Quantizer:
         """
         if backend not in BACKENDS:
             raise ConfigError(
-                ErrorDetail(path="backend", message=f"backend {backend!r} is invalid; use one of: {', '.join(BACKENDS)}.")
+                ErrorDetail(
+                    path="backend",
+                    message=f"backend {backend!r} is invalid; use one of: {', '.join(BACKENDS)}.",
+                )
             )
         self._check_not_finalized("finalize")
         from quantplan.runtime.fake.control import freeze_activations

@@ -59,7 +59,11 @@ def apply_plan(
     """
     plan = plan if isinstance(plan, Plan) else Plan.load(plan)
     if mode not in MODES:
-        raise PlanError(ErrorDetail(path="mode", message=f"mode {mode!r} is invalid; use one of: {', '.join(MODES)}."))
+        raise PlanError(
+            ErrorDetail(
+                path="mode", message=f"mode {mode!r} is invalid; use one of: {', '.join(MODES)}."
+            )
+        )
     _reject_prepared(model)
     if mode == "real":
         from quantplan.runtime.real import apply_real
@@ -85,7 +89,15 @@ def _apply_fake(model: nn.Module, plan: Plan, frozen, example_inputs: Any) -> nn
             captured,
             example_inputs,
             auto_dynamic=not plan.model.inputs.get("dynamic_shapes"),
-            boundary_modules=tuple(sorted({site.location.target for site in sites if site.location.kind.startswith("module_")})),
+            boundary_modules=tuple(
+                sorted(
+                    {
+                        site.location.target
+                        for site in sites
+                        if site.location.kind.startswith("module_")
+                    }
+                )
+            ),
         )
         prepared = _apply_graph(program, captured.graph, sites, quantizers, model.training)
     else:
@@ -105,8 +117,12 @@ def capture_for_plan(model: nn.Module, plan: Plan, example_inputs: Any = None):
     signature = plan.model.inputs
     if example_inputs is None:
         example_inputs = inputs_from_signature(signature, device=model_device(model))
-    dynamic_shapes = dynamic_shapes_from_signature(signature) if signature.get("dynamic_shapes") else None
-    captured = capture_model(model, example_inputs, mode=plan.model.execution_mode, dynamic_shapes=dynamic_shapes)
+    dynamic_shapes = (
+        dynamic_shapes_from_signature(signature) if signature.get("dynamic_shapes") else None
+    )
+    captured = capture_model(
+        model, example_inputs, mode=plan.model.execution_mode, dynamic_shapes=dynamic_shapes
+    )
     check_plan_matches(plan, captured.graph)
     return captured
 
@@ -119,7 +135,11 @@ def model_device(model: nn.Module) -> torch.device:
 
 
 def _reject_meta(model: nn.Module) -> None:
-    meta = [name for name, tensor in [*model.named_parameters(), *model.named_buffers()] if tensor.is_meta]
+    meta = [
+        name
+        for name, tensor in [*model.named_parameters(), *model.named_buffers()]
+        if tensor.is_meta
+    ]
     if meta:
         raise PlanError(
             ErrorDetail(
@@ -151,7 +171,9 @@ def _reject_prepared(model: nn.Module) -> None:
 
 def _build_quantizer(site: Site) -> FakeQuantizer:
     spec = site.spec.to_quantization_spec()
-    return FakeQuantizer(key=site.key, entries=site.entries, spec=spec, resolved=site.spec, role=site.role)
+    return FakeQuantizer(
+        key=site.key, entries=site.entries, spec=spec, resolved=site.spec, role=site.role
+    )
 
 
 def _check_weights_finite(model: nn.Module, sites: list[Site]) -> None:
@@ -172,13 +194,19 @@ def _check_weights_finite(model: nn.Module, sites: list[Site]) -> None:
         raise PlanError(problems)
 
 
-def _apply_graph(program, graph, sites: list[Site], quantizers: list[FakeQuantizer], training: bool) -> nn.Module:
+def _apply_graph(
+    program, graph, sites: list[Site], quantizers: list[FakeQuantizer], training: bool
+) -> nn.Module:
     from quantplan.runtime.fake.graph_mode import insert_quantizers
     from quantplan.runtime.fake.train_eval import allow_train_eval
 
     module = program.module()
     guard_input_shapes(module)
-    signatures = {entry.fqn: entry.signature for entry in program.module_call_graph if entry.signature is not None}
+    signatures = {
+        entry.fqn: entry.signature
+        for entry in program.module_call_graph
+        if entry.signature is not None
+    }
     insert_quantizers(module, sites, quantizers, graph, signatures=signatures)
     allow_train_eval(module)
     module.train(training)

@@ -53,7 +53,9 @@ def save(model: nn.Module, plan: Plan, directory: str | Path) -> Path:
     info = _real_info(model, plan)
     tensors = _state_tensors(model)
     layouts = _layouts(model)
-    check_model_tensors(tensors, layouts, parameter_names=_parameter_names(model), source="nothing was written")
+    check_model_tensors(
+        tensors, layouts, parameter_names=_parameter_names(model), source="nothing was written"
+    )
     metadata = {
         "format": WEIGHTS_FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -75,10 +77,17 @@ def save(model: nn.Module, plan: Plan, directory: str | Path) -> Path:
 def _real_info(model: nn.Module, plan: Plan) -> dict:
     info = getattr(model, REAL_ATTRIBUTE, None)
     if info is None:
-        raise PlanError(ErrorDetail(path="model", message="the model is not real-quantized; call apply_plan(model, plan, mode='real') before save()."))
+        raise PlanError(
+            ErrorDetail(
+                path="model",
+                message="the model is not real-quantized; call apply_plan(model, plan, mode='real') before save().",
+            )
+        )
     if info["plan_sha256"] != plan.sha256():
         raise PlanMismatchError(
-            [f"model quantized with plan sha256 {info['plan_sha256']}, saving plan sha256 {plan.sha256()}"],
+            [
+                f"model quantized with plan sha256 {info['plan_sha256']}, saving plan sha256 {plan.sha256()}"
+            ],
             context="the model was quantized with another plan",
         )
     return info
@@ -104,7 +113,11 @@ def _parameter_names(model: nn.Module) -> set[str]:
 
 
 def _quantized_modules(model: nn.Module) -> dict[str, PackedWeightModule]:
-    return {path: module for path, module in model.named_modules() if isinstance(module, PackedWeightModule)}
+    return {
+        path: module
+        for path, module in model.named_modules()
+        if isinstance(module, PackedWeightModule)
+    }
 
 
 def _layouts(model: nn.Module) -> dict[str, dict]:
@@ -113,7 +126,10 @@ def _layouts(model: nn.Module) -> dict[str, dict]:
 
 
 def _kernels(model: nn.Module) -> dict[str, dict]:
-    return {_weight_path(path): module.kernel().choice.to_json() for path, module in _quantized_modules(model).items()}
+    return {
+        _weight_path(path): module.kernel().choice.to_json()
+        for path, module in _quantized_modules(model).items()
+    }
 
 
 def _weight_path(module_path: str) -> str:
@@ -204,7 +220,9 @@ def _activation_qparams(directory: Path, plan: Plan) -> dict[str, torch.Tensor]:
         recorded = (handle.metadata() or {}).get("plan_sha256")
         if recorded != plan.sha256():
             return load_qparams(directory, plan)  # raises PlanError naming both hashes
-        return {key: handle.get_tensor(key) for key in handle.keys() if not key.startswith("params/")}  # noqa: SIM118 (safe_open is not iterable)
+        return {
+            key: handle.get_tensor(key) for key in handle.keys() if not key.startswith("params/")
+        }
 
 
 @contextmanager
@@ -217,7 +235,12 @@ def _open_safetensors(path: Path) -> Iterator[Any]:
     try:
         handle = safe_open(str(path), framework="pt")
     except FileNotFoundError:
-        raise PlanError(ErrorDetail(path=str(path), message="file not found; save the artifact again with quantplan.save.")) from None
+        raise PlanError(
+            ErrorDetail(
+                path=str(path),
+                message="file not found; save the artifact again with quantplan.save.",
+            )
+        ) from None
     except (SafetensorError, OSError) as error:
         message = f"not a readable safetensors file ({error}); the file is empty, truncated or corrupt, so save the artifact again with quantplan.save."
         raise PlanError(ErrorDetail(path=str(path), message=message)) from None
@@ -232,7 +255,11 @@ def _build(model_factory: Callable[[], Any]) -> tuple[nn.Module, Any]:
         return model, None if example_inputs is None else _to_meta(example_inputs)
     if isinstance(result, nn.Module):
         return result, None
-    got = f"a tuple of {len(result)} items" if isinstance(result, tuple) else f"a {type(result).__name__}"
+    got = (
+        f"a tuple of {len(result)} items"
+        if isinstance(result, tuple)
+        else f"a {type(result).__name__}"
+    )
     raise PlanError(
         ErrorDetail(
             path="model_factory",
@@ -244,15 +271,24 @@ def _build(model_factory: Callable[[], Any]) -> tuple[nn.Module, Any]:
 
 
 def _to_meta(inputs: Any) -> Any:
-    return torch.utils._pytree.tree_map(lambda value: value.to("meta") if isinstance(value, torch.Tensor) else value, inputs)
+    return torch.utils._pytree.tree_map(
+        lambda value: value.to("meta") if isinstance(value, torch.Tensor) else value, inputs
+    )
 
 
 def _check_metadata(metadata: dict, plan: Plan, directory: Path) -> None:
     if metadata.get("format") != WEIGHTS_FORMAT:
-        raise PlanError(ErrorDetail(path=str(directory / WEIGHTS_FILE), message=f"not a quantplan weights file (format {metadata.get('format')!r}, expected {WEIGHTS_FORMAT!r})."))
+        raise PlanError(
+            ErrorDetail(
+                path=str(directory / WEIGHTS_FILE),
+                message=f"not a quantplan weights file (format {metadata.get('format')!r}, expected {WEIGHTS_FORMAT!r}).",
+            )
+        )
     if metadata.get("plan_sha256") != plan.sha256():
         changes = _layout_differences(json.loads(metadata.get("layouts", "{}")), plan)
-        changes.append(f"weights.safetensors was written for plan sha256 {metadata.get('plan_sha256')}, plan.json has sha256 {plan.sha256()}")
+        changes.append(
+            f"weights.safetensors was written for plan sha256 {metadata.get('plan_sha256')}, plan.json has sha256 {plan.sha256()}"
+        )
         raise PlanMismatchError(
             changes,
             context="weights.safetensors and plan.json come from different saves (first differing tensor first)",
@@ -262,18 +298,32 @@ def _check_metadata(metadata: dict, plan: Plan, directory: Path) -> None:
 
 def _layout_differences(layouts: dict[str, dict], plan: Plan) -> list[str]:
     """List the weights whose quantized dtype or block shape differs between the file and the plan."""
-    planned = {entry.param: entry.spec for _, group, _, entry in plan.entries() if group == "state" and entry.param and entry.spec}
+    planned = {
+        entry.param: entry.spec
+        for _, group, _, entry in plan.entries()
+        if group == "state" and entry.param and entry.spec
+    }
     changes = []
     for name in sorted(planned.keys() | layouts.keys()):
         spec, layout = planned.get(name), layouts.get(name)
         if spec is None:
-            changes.append(f"tensor {name}: quantized as {layout['dtype']} in weights.safetensors, float in plan.json")
+            changes.append(
+                f"tensor {name}: quantized as {layout['dtype']} in weights.safetensors, float in plan.json"
+            )
         elif layout is None:
-            changes.append(f"tensor {name}: float in weights.safetensors, quantized as {spec.dtype} in plan.json")
+            changes.append(
+                f"tensor {name}: float in weights.safetensors, quantized as {spec.dtype} in plan.json"
+            )
         elif layout["dtype"] != spec.dtype:
-            changes.append(f"tensor {name}: dtype {layout['dtype']} in weights.safetensors, {spec.dtype} in plan.json")
-        elif len(layout["block_shape"]) == len(spec.block_shape) and tuple(layout["block_shape"]) != tuple(spec.block_shape):
-            changes.append(f"tensor {name}: block shape {layout['block_shape']} in weights.safetensors, {list(spec.block_shape)} in plan.json")
+            changes.append(
+                f"tensor {name}: dtype {layout['dtype']} in weights.safetensors, {spec.dtype} in plan.json"
+            )
+        elif len(layout["block_shape"]) == len(spec.block_shape) and tuple(
+            layout["block_shape"]
+        ) != tuple(spec.block_shape):
+            changes.append(
+                f"tensor {name}: block shape {layout['block_shape']} in weights.safetensors, {list(spec.block_shape)} in plan.json"
+            )
     return changes
 
 
@@ -291,8 +341,14 @@ def _materialize(model: nn.Module, handle) -> None:
                     continue
                 key = f"{prefix}.{name}" if prefix else name
                 if id(tensor) not in loaded:
-                    value = handle.get_tensor(key if key in available else _first_path(model, tensor))
-                    loaded[id(tensor)] = nn.Parameter(value, requires_grad=tensor.requires_grad) if kind == "_parameters" else value
+                    value = handle.get_tensor(
+                        key if key in available else _first_path(model, tensor)
+                    )
+                    loaded[id(tensor)] = (
+                        nn.Parameter(value, requires_grad=tensor.requires_grad)
+                        if kind == "_parameters"
+                        else value
+                    )
                 slots[name] = loaded[id(tensor)]
 
 
@@ -326,12 +382,21 @@ def _check_tensors(expected: dict[str, torch.Tensor], available: set[str], handl
     changes = []
     for name, tensor in expected.items():
         if name not in available:
-            changes.append(f"tensor {name} {list(tensor.shape)} {tensor.dtype} is missing from the artifact")
+            changes.append(
+                f"tensor {name} {list(tensor.shape)} {tensor.dtype} is missing from the artifact"
+            )
             continue
         stored = handle.get_slice(name)
         shape = list(stored.get_shape())
         if shape != list(tensor.shape):
-            changes.append(f"tensor {name}: artifact shape {shape}, model shape {list(tensor.shape)}")
-    changes += [f"tensor {name} in the artifact is not in the model" for name in sorted(available - set(expected))]
+            changes.append(
+                f"tensor {name}: artifact shape {shape}, model shape {list(tensor.shape)}"
+            )
+    changes += [
+        f"tensor {name} in the artifact is not in the model"
+        for name in sorted(available - set(expected))
+    ]
     if changes:
-        raise PlanMismatchError(changes, context="the model does not match the artifact (first differing tensor first)")
+        raise PlanMismatchError(
+            changes, context="the model does not match the artifact (first differing tensor first)"
+        )

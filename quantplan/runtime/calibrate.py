@@ -35,7 +35,13 @@ class CalibrationReport:
         ]
 
 
-def calibrate(model: nn.Module, batches: Iterable[Any], *, progress: bool = True, description: str = "calibrating") -> CalibrationReport:
+def calibrate(
+    model: nn.Module,
+    batches: Iterable[Any],
+    *,
+    progress: bool = True,
+    description: str = "calibrating",
+) -> CalibrationReport:
     """Observe `batches` in calibration mode (observers on, activation fake quant off).
 
     A batch that is a tuple or list is passed as positional arguments, a dict as keyword
@@ -56,8 +62,12 @@ def calibrate(model: nn.Module, batches: Iterable[Any], *, progress: bool = True
             run_batch(model, batch)
             count += 1
     quantizers = fake_quantizers(model)
-    nan_counts = {quantizer.key: quantizer.nan_count for quantizer in quantizers if quantizer.nan_count}
-    inf_counts = {quantizer.key: quantizer.inf_count for quantizer in quantizers if quantizer.inf_count}
+    nan_counts = {
+        quantizer.key: quantizer.nan_count for quantizer in quantizers if quantizer.nan_count
+    }
+    inf_counts = {
+        quantizer.key: quantizer.inf_count for quantizer in quantizers if quantizer.inf_count
+    }
     return CalibrationReport(batches=count, nan_counts=nan_counts, inf_counts=inf_counts)
 
 
@@ -65,7 +75,12 @@ def run_batch(model: nn.Module, batch: Any) -> Any:
     """Call `model` on one batch, unpacked as `calibrate` describes."""
     if isinstance(batch, dict):
         return model(**batch)
-    if isinstance(batch, tuple) and len(batch) == 2 and isinstance(batch[0], tuple) and isinstance(batch[1], dict):
+    if (
+        isinstance(batch, tuple)
+        and len(batch) == 2
+        and isinstance(batch[0], tuple)
+        and isinstance(batch[1], dict)
+    ):
         return model(*batch[0], **batch[1])
     if isinstance(batch, (tuple, list)):
         return model(*batch)

@@ -78,15 +78,23 @@ def save_qparams(directory: str | Path, plan: Plan, qparams: Mapping[str, torch.
     """Write `directory/qparams.safetensors` atomically, with the plan's sha256 in its metadata."""
     for key, value in qparams.items():
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise PlanError(ErrorDetail(path=key, message=f"qparams {key} contain NaN or inf; nothing was written."))
+            raise PlanError(
+                ErrorDetail(
+                    path=key, message=f"qparams {key} contain NaN or inf; nothing was written."
+                )
+            )
     target = Path(directory) / QPARAMS_FILE
     metadata = {"format": FORMAT, "plan_sha256": plan.sha256()}
-    data = save_safetensors_bytes({key: value.contiguous() for key, value in sorted(qparams.items())}, metadata=metadata)
+    data = save_safetensors_bytes(
+        {key: value.contiguous() for key, value in sorted(qparams.items())}, metadata=metadata
+    )
     atomic_write_bytes(target, data)
     return target
 
 
-def load_qparams(source: str | Path | Mapping[str, torch.Tensor], plan: Plan) -> dict[str, torch.Tensor]:
+def load_qparams(
+    source: str | Path | Mapping[str, torch.Tensor], plan: Plan
+) -> dict[str, torch.Tensor]:
     """Read qparams from a frozen-plan folder, a `.safetensors` file or a dict of keyed tensors.
 
     A file whose metadata names another plan's sha256 raises PlanError.
@@ -98,21 +106,30 @@ def load_qparams(source: str | Path | Mapping[str, torch.Tensor], plan: Plan) ->
     return qparams
 
 
-def _read_qparams(source: str | Path | Mapping[str, torch.Tensor], plan: Plan) -> dict[str, torch.Tensor]:
+def _read_qparams(
+    source: str | Path | Mapping[str, torch.Tensor], plan: Plan
+) -> dict[str, torch.Tensor]:
     if isinstance(source, Mapping):
         return dict(source)
     path = Path(source)
     if path.is_dir():
         path = path / QPARAMS_FILE
     if not path.is_file():
-        raise PlanError(ErrorDetail(path=str(path), message="qparams file not found; pass a frozen-plan folder, its qparams.safetensors or a dict."))
+        raise PlanError(
+            ErrorDetail(
+                path=str(path),
+                message="qparams file not found; pass a frozen-plan folder, its qparams.safetensors or a dict.",
+            )
+        )
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
             _check_plan_hash(path, metadata, plan)
-            return {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 (safe_open is not iterable)
+            return {key: handle.get_tensor(key) for key in handle.keys()}
     except (SafetensorError, OSError) as error:
-        raise PlanError(ErrorDetail(path=str(path), message=f"cannot read the qparams file: {error}")) from None
+        raise PlanError(
+            ErrorDetail(path=str(path), message=f"cannot read the qparams file: {error}")
+        ) from None
 
 
 def _check_plan_hash(path: Path, metadata: dict, plan: Plan) -> None:
@@ -139,14 +156,21 @@ def assign_qparams(model: nn.Module, qparams: Mapping[str, torch.Tensor]) -> Non
     quantizers = [quantizer for quantizer in fake_quantizers(model) if not quantizer.dynamic]
     expected = {quantizer.key for quantizer in quantizers}
     problems = [
-        ErrorDetail(path=quantizer.key, message=f"qparams for {quantizer.key} are missing ({quantizer.key}/scale).")
+        ErrorDetail(
+            path=quantizer.key,
+            message=f"qparams for {quantizer.key} are missing ({quantizer.key}/scale).",
+        )
         for quantizer in quantizers
         if f"{quantizer.key}/scale" not in qparams
     ]
     for key in sorted(qparams):
         prefix, _, field = key.rpartition("/")
         if prefix not in expected or field not in _FIELDS:
-            problems.append(ErrorDetail(path=key, message=f"qparams key {key} belongs to no quantizer of this plan."))
+            problems.append(
+                ErrorDetail(
+                    path=key, message=f"qparams key {key} belongs to no quantizer of this plan."
+                )
+            )
     if problems:
         raise PlanError(problems)
     for quantizer in quantizers:

@@ -24,7 +24,9 @@ def check_qparams(qparams: Mapping[str, torch.Tensor], plan: Plan) -> None:
     problems = []
     for key in sorted(qparams):
         prefix, _, field = key.rpartition("/")
-        problems.extend(_check_one(key, field, qparams[key], qparams.get(f"{prefix}/scale"), specs.get(prefix)))
+        problems.extend(
+            _check_one(key, field, qparams[key], qparams.get(f"{prefix}/scale"), specs.get(prefix))
+        )
     if problems:
         raise PlanError(problems)
 
@@ -61,10 +63,17 @@ def _check_scale(key, scale, spec) -> list[ErrorDetail]:
                 message="the scale must be finite and positive, but it contains NaN, inf, zero or negative values; recalibrate and freeze again.",
             )
         )
-    if spec is not None and key.startswith("params/") and all(isinstance(size, int) for size in spec.scale_shape):
+    if (
+        spec is not None
+        and key.startswith("params/")
+        and all(isinstance(size, int) for size in spec.scale_shape)
+    ):
         if list(scale.shape) != list(spec.scale_shape):
             problems.append(
-                ErrorDetail(path=key, message=f"the scale has shape {list(scale.shape)}, but the plan expects {list(spec.scale_shape)}.")
+                ErrorDetail(
+                    path=key,
+                    message=f"the scale has shape {list(scale.shape)}, but the plan expects {list(spec.scale_shape)}.",
+                )
             )
     return problems
 
@@ -73,9 +82,17 @@ def _check_zero_point(key, zero_point, scale, spec) -> list[ErrorDetail]:
     problems = []
     if isinstance(scale, torch.Tensor) and zero_point.shape != scale.shape:
         problems.append(
-            ErrorDetail(path=key, message=f"the zero point has shape {list(zero_point.shape)}, but its scale has shape {list(scale.shape)}.")
+            ErrorDetail(
+                path=key,
+                message=f"the zero point has shape {list(zero_point.shape)}, but its scale has shape {list(scale.shape)}.",
+            )
         )
-    if spec is not None and spec.quant_min is not None and spec.quant_max is not None and zero_point.numel():
+    if (
+        spec is not None
+        and spec.quant_min is not None
+        and spec.quant_max is not None
+        and zero_point.numel()
+    ):
         low, high = int(zero_point.min()), int(zero_point.max())
         if low < spec.quant_min or high > spec.quant_max:
             problems.append(

@@ -27,9 +27,14 @@ def check_plan_matches(plan: Plan, graph: ModelGraph) -> None:
             "(a change outside the quantizable ops, such as an op that the plan does not list)"
         ]
     if plan.model.execution_mode != graph.execution_mode:
-        changes.insert(0, f"execution mode changed: plan {plan.model.execution_mode}, capture {graph.execution_mode}")
+        changes.insert(
+            0,
+            f"execution mode changed: plan {plan.model.execution_mode}, capture {graph.execution_mode}",
+        )
     if changes:
-        raise PlanMismatchError(changes, context=f"the model does not match the plan for {plan.model.class_name}")
+        raise PlanMismatchError(
+            changes, context=f"the model does not match the plan for {plan.model.class_name}"
+        )
 
 
 def structure_changes(plan: Plan, graph: ModelGraph) -> list[str]:
@@ -48,7 +53,9 @@ def _module_changes(plan: Plan, graph: ModelGraph) -> list[str]:
     plan_paths = {op.module: op.module_type for op in plan.ops if op.module}
     missing = {path: kind for path, kind in plan_paths.items() if path not in model_paths}
     used = {op.module for op in graph.ops}
-    new = {path: kind for path, kind in model_paths.items() if path in used and path not in plan_paths}
+    new = {
+        path: kind for path, kind in model_paths.items() if path in used and path not in plan_paths
+    }
     changes = []
     for path, kind in sorted(missing.items()):
         renamed = [candidate for candidate, other in sorted(new.items()) if other == kind]
@@ -57,7 +64,11 @@ def _module_changes(plan: Plan, graph: ModelGraph) -> list[str]:
             new.pop(renamed[0])
         else:
             changes.append(f"module removed: {path} ({kind})")
-    changes += [f"module added: {path} ({kind})" for path, kind in sorted(new.items()) if _is_planned_type(plan, kind)]
+    changes += [
+        f"module added: {path} ({kind})"
+        for path, kind in sorted(new.items())
+        if _is_planned_type(plan, kind)
+    ]
     return changes
 
 

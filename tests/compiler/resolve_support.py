@@ -37,9 +37,14 @@ def op(
     call_site: int = 0,
     target: str | None = None,
 ) -> OpNode:
-    stack = tuple(
-        (".".join(module_path.split(".")[: i + 1]), module_type) for i in range(len(module_path.split(".")))
-    ) if module_path else ()
+    stack = (
+        tuple(
+            (".".join(module_path.split(".")[: i + 1]), module_type)
+            for i in range(len(module_path.split(".")))
+        )
+        if module_path
+        else ()
+    )
     return OpNode(
         name=name,
         type=op_type,
@@ -55,7 +60,9 @@ def op(
     )
 
 
-def weight(path: str, layout: str = "out_in", local_name: str = "weight", role: str = "weight") -> ParamUse:
+def weight(
+    path: str, layout: str = "out_in", local_name: str = "weight", role: str = "weight"
+) -> ParamUse:
     return ParamUse(local_name=local_name, path=path, role=role, layout=layout)
 
 
@@ -63,7 +70,9 @@ def param(path: str, *shape: int, aliases: tuple[str, ...] = ()) -> ParamInfo:
     return ParamInfo(path=path, aliases=aliases or (path,), shape=tuple(shape), dtype="float32")
 
 
-def graph(ops, modules, parameters, calls=(), root: str = "example.Net", mode: str = "graph") -> ModelGraph:
+def graph(
+    ops, modules, parameters, calls=(), root: str = "example.Net", mode: str = "graph"
+) -> ModelGraph:
     root_module = ModuleInfo(path="", type=root, mro=(root, MODULE))
     return ModelGraph(
         root_class=root,
@@ -80,15 +89,41 @@ def graph(ops, modules, parameters, calls=(), root: str = "example.Net", mode: s
 def tiny_net() -> ModelGraph:
     """The TinyNet of the plan example: embed -> fc1 -> relu -> fc2."""
     ops = [
-        op("embedding", "embedding", "embed", EMBEDDING, outputs=[tensor(2, 7, 64)],
-           params=[weight("embed.weight", "vocab_dim")]),
-        op("linear", "linear", "fc1", LINEAR, [tensor(2, 7, 64)], ["embedding"], [tensor(2, 7, 128)],
-           [weight("fc1.weight"), weight("fc1.bias", None, "bias", "bias")]),
+        op(
+            "embedding",
+            "embedding",
+            "embed",
+            EMBEDDING,
+            outputs=[tensor(2, 7, 64)],
+            params=[weight("embed.weight", "vocab_dim")],
+        ),
+        op(
+            "linear",
+            "linear",
+            "fc1",
+            LINEAR,
+            [tensor(2, 7, 64)],
+            ["embedding"],
+            [tensor(2, 7, 128)],
+            [weight("fc1.weight"), weight("fc1.bias", None, "bias", "bias")],
+        ),
         op("relu", "relu", "", "example.Net", [tensor(2, 7, 128)], ["linear"], [tensor(2, 7, 128)]),
-        op("linear_1", "linear", "fc2", LINEAR, [tensor(2, 7, 128)], ["relu"], [tensor(2, 7, 100)],
-           [weight("fc2.weight")]),
+        op(
+            "linear_1",
+            "linear",
+            "fc2",
+            LINEAR,
+            [tensor(2, 7, 128)],
+            ["relu"],
+            [tensor(2, 7, 100)],
+            [weight("fc2.weight")],
+        ),
     ]
     modules = [module("embed", EMBEDDING), module("fc1", LINEAR), module("fc2", LINEAR)]
-    params = [param("embed.weight", 100, 64), param("fc1.weight", 128, 64), param("fc1.bias", 128),
-              param("fc2.weight", 100, 128)]
+    params = [
+        param("embed.weight", 100, 64),
+        param("fc1.weight", 128, 64),
+        param("fc1.bias", 128),
+        param("fc2.weight", 100, 128),
+    ]
     return graph(ops, modules, params)

@@ -97,7 +97,12 @@ def test_raw_parameter_f_linear(mode):
     ops = [op for op in _ops(models.make_raw_param_linear(), mode).values() if op.params]
     gate = ops[-1].params[0]
     assert ops[-1].type == "linear"
-    assert (gate.local_name, gate.path, gate.role, gate.layout) == ("gate", "gate", "weight", "out_in")
+    assert (gate.local_name, gate.path, gate.role, gate.layout) == (
+        "gate",
+        "gate",
+        "weight",
+        "out_in",
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -116,7 +121,11 @@ def test_mha_in_proj_weight_through_split(mode):
     assert len(ops) == 3
     for op in ops[:2]:
         weight = op.params[0]
-        assert (weight.local_name, weight.role, weight.view) == ("in_proj_weight", "weight", "split")
+        assert (weight.local_name, weight.role, weight.view) == (
+            "in_proj_weight",
+            "weight",
+            "split",
+        )
     assert ops[2].params[0].path == "attn.out_proj.weight"
 
 
@@ -140,7 +149,12 @@ def test_experts_bmm_weight(mode):
     ops = _ops(models.make_experts_net(), mode)
     bmm = next(op for op in ops.values() if op.type == "bmm")
     use = bmm.params[0]
-    assert (use.local_name, use.role, use.layout, use.view) == ("experts", "weight", "out_in", "transpose")
+    assert (use.local_name, use.role, use.layout, use.view) == (
+        "experts",
+        "weight",
+        "out_in",
+        "transpose",
+    )
     assert len(bmm.inputs) == 1
 
 
@@ -182,7 +196,11 @@ def test_meta_model_allocates_nothing(mode):
 
 def test_inputs_signature_round_trip():
     signature = describe_inputs((torch.zeros(2, 7, dtype=torch.int64),))
-    assert signature == {"args": [{"shape": [2, 7], "dtype": "int64"}], "kwargs": {}, "dynamic_shapes": None}
+    assert signature == {
+        "args": [{"shape": [2, 7], "dtype": "int64"}],
+        "kwargs": {},
+        "dynamic_shapes": None,
+    }
     rebuilt = inputs_from_signature(signature)
     assert rebuilt[0].dtype == torch.int64
     assert rebuilt[0].shape == (2, 7)
@@ -191,7 +209,9 @@ def test_inputs_signature_round_trip():
 def test_dynamic_shapes_signature_round_trip():
     batch = torch.export.Dim("batch", min=1)
     signature = describe_inputs((torch.zeros(2, 3),), {"x": {0: batch}})
-    assert signature["dynamic_shapes"] == {"mapping": {"x": {"dims": {"0": {"dim": "batch", "min": 1, "max": None}}}}}
+    assert signature["dynamic_shapes"] == {
+        "mapping": {"x": {"dims": {"0": {"dim": "batch", "min": 1, "max": None}}}}
+    }
     rebuilt = dynamic_shapes_from_signature(signature)
     assert list(rebuilt["x"]) == [0]
 
@@ -215,18 +235,29 @@ def test_invalid_mode_message():
     model, inputs = models.make_mlp()
     with pytest.raises(PlanError) as caught:
         capture_model(model, inputs, mode="trace")
-    assert str(caught.value) == "<root>: capture mode 'trace' is invalid; expected one of graph, eager"
+    assert (
+        str(caught.value) == "<root>: capture mode 'trace' is invalid; expected one of graph, eager"
+    )
 
 
 def test_eager_namer_counts_per_module_and_base():
     namer = EagerOpNamer()
-    names = [namer.name(path, base) for path, base in [("a", "add"), ("a", "add"), ("b", "add"), ("", "add")]]
+    names = [
+        namer.name(path, base)
+        for path, base in [("a", "add"), ("a", "add"), ("b", "add"), ("", "add")]
+    ]
     assert names == ["a.add", "a.add_1", "b.add", "add"]
 
 
 @pytest.mark.parametrize(
     ("spelling", "canonical"),
-    [("concat", "cat"), ("concatenate", "cat"), ("add_", "add"), ("__radd__", "add"), ("__matmul__", "matmul")],
+    [
+        ("concat", "cat"),
+        ("concatenate", "cat"),
+        ("add_", "add"),
+        ("__radd__", "add"),
+        ("__matmul__", "matmul"),
+    ],
 )
 def test_op_type_aliases(spelling, canonical):
     assert canonical_op_type(spelling) == canonical

@@ -32,7 +32,9 @@ def test_zero_and_float_record_no_fill():
 
 
 def test_rebuilt_inputs_use_fill():
-    signature = describe_inputs(((torch.arange(4), torch.full((4,), 7)), {"mask": torch.ones(4, dtype=torch.bool)}))
+    signature = describe_inputs(
+        ((torch.arange(4), torch.full((4,), 7)), {"mask": torch.ones(4, dtype=torch.bool)})
+    )
     (ids, sevens), kwargs = inputs_from_signature(signature)
 
     assert torch.equal(ids, torch.zeros(4, dtype=torch.long))
@@ -41,7 +43,9 @@ def test_rebuilt_inputs_use_fill():
 
 
 def test_signature_without_fill_gives_zeros():
-    (ids,) = inputs_from_signature({"args": [{"shape": [2], "dtype": "int64"}], "kwargs": {}, "dynamic_shapes": None})
+    (ids,) = inputs_from_signature(
+        {"args": [{"shape": [2], "dtype": "int64"}], "kwargs": {}, "dynamic_shapes": None}
+    )
 
     assert torch.equal(ids, torch.zeros(2, dtype=torch.long))
 

@@ -14,7 +14,9 @@ MODES = ("graph", "eager")
 
 
 def _gpt2():
-    config = transformers.GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=64, n_positions=16, use_cache=False)
+    config = transformers.GPT2Config(
+        n_layer=2, n_embd=32, n_head=2, vocab_size=64, n_positions=16, use_cache=False
+    )
     return transformers.GPT2LMHeadModel(config)
 
 
@@ -28,7 +30,11 @@ def _llama():
 
 def _bert():
     config = transformers.BertConfig(
-        num_hidden_layers=2, hidden_size=32, intermediate_size=64, num_attention_heads=2, vocab_size=64
+        num_hidden_layers=2,
+        hidden_size=32,
+        intermediate_size=64,
+        num_attention_heads=2,
+        vocab_size=64,
     )
     return transformers.BertModel(config)
 
@@ -53,7 +59,9 @@ def test_gpt2_conv1d_linears(mode):
     assert [op.type for op in c_attn if op.params] == ["linear"]
     weight = [use for use in c_attn[-2 if mode == "graph" else 1].params if use.role == "weight"]
     assert weight[0].layout == "in_out" if weight else True
-    layouts = {use.path: use.layout for op in graph.ops for use in op.params if use.role == "weight"}
+    layouts = {
+        use.path: use.layout for op in graph.ops for use in op.params if use.role == "weight"
+    }
     assert layouts["transformer.h.0.attn.c_attn.weight"] == "in_out"
     assert layouts["transformer.h.1.mlp.c_proj.weight"] == "in_out"
 
@@ -74,7 +82,9 @@ def test_llama_linears(mode):
     graph = capture_model(model, _ids(), mode=mode).graph
     _check_module_paths(model, graph)
     linear_modules = [op.module for op in graph.ops if op.type == "linear"]
-    expected = [name for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)]
+    expected = [
+        name for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)
+    ]
     assert sorted(linear_modules) == sorted(expected)
 
 
@@ -120,11 +130,11 @@ def test_minilm_on_meta_device(monkeypatch):
     assert sum(op.type == "linear" for op in graph.ops) == 6 * 6 + 1
 
 
-
-
 def test_llama_eager_on_meta_device_names_item():
     with torch.device("meta"):
         model = _llama()
     with pytest.raises(PlanError) as caught:
         capture_model(model, _ids(), mode="eager")
-    assert "eager-mode capture (eager forward) failed: RuntimeError: Tensor.item()" in str(caught.value)
+    assert "eager-mode capture (eager forward) failed: RuntimeError: Tensor.item()" in str(
+        caught.value
+    )

@@ -47,4 +47,7 @@ def test_compile_plan_none_is_default_config():
 def test_compile_plan_rejects_other_types(config, type_name):
     with pytest.raises(ConfigError) as caught:
         compile_plan(_model(), INPUTS, config)
-    assert f"config must be a QuantizerConfig, a dict, or a YAML path or text, got {type_name}." in str(caught.value)
+    assert (
+        f"config must be a QuantizerConfig, a dict, or a YAML path or text, got {type_name}."
+        in str(caught.value)
+    )

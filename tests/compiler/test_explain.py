@@ -17,8 +17,18 @@ from quantplan.quantization import QuantizerConfig
 REPO = Path(__file__).resolve().parents[2]
 INT4_BLOCK = {"dtype": "int4", "granularity": {"type": "per_block", "block_size": 32}}
 CONFIG = {
-    "global_config": {"op_input_spec": None, "op_output_spec": None, "op_state_spec": {"weight": INT4_BLOCK}},
-    "module_type_configs": {"Linear": {"op_input_spec": None, "op_output_spec": None, "op_state_spec": {"weight": INT4_BLOCK}}},
+    "global_config": {
+        "op_input_spec": None,
+        "op_output_spec": None,
+        "op_state_spec": {"weight": INT4_BLOCK},
+    },
+    "module_type_configs": {
+        "Linear": {
+            "op_input_spec": None,
+            "op_output_spec": None,
+            "op_state_spec": {"weight": INT4_BLOCK},
+        }
+    },
     "module_name_configs": {"fc2": None},
 }
 
@@ -65,7 +75,7 @@ def test_explain_parameter_path(plan):
     text = str(explain(plan, "fc1.weight"))
     assert text.startswith("parameter fc1.weight: decided in 1 op(s)\n")
     assert (
-        '  state weight (fc1.weight): int4 per_block(axis 1, block 32), scale [128, 2]  '
+        "  state weight (fc1.weight): int4 per_block(axis 1, block 32), scale [128, 2]  "
         '<- module_type_configs["Linear"].op_state_spec["weight"]'
     ) in text
 

@@ -72,11 +72,35 @@ def test_star_key_selects_missing_index():
 def _norm_graph():
     """Two RMSNorm-like modules whose `weight` a `mul` reads, feeding one Linear."""
     ops = [
-        op("mul", "mul", "norm0", NORM, [tensor(2, 8)], outputs=[tensor(2, 8)],
-           params=[weight("norm0.weight", None, role="other")]),
-        op("mul_1", "mul", "norm1", NORM, [tensor(2, 8)], ["mul"], [tensor(2, 8)],
-           params=[weight("norm1.weight", None, role="other")]),
-        op("linear", "linear", "fc", LINEAR, [tensor(2, 8)], ["mul_1"], [tensor(2, 4)], [weight("fc.weight")]),
+        op(
+            "mul",
+            "mul",
+            "norm0",
+            NORM,
+            [tensor(2, 8)],
+            outputs=[tensor(2, 8)],
+            params=[weight("norm0.weight", None, role="other")],
+        ),
+        op(
+            "mul_1",
+            "mul",
+            "norm1",
+            NORM,
+            [tensor(2, 8)],
+            ["mul"],
+            [tensor(2, 8)],
+            params=[weight("norm1.weight", None, role="other")],
+        ),
+        op(
+            "linear",
+            "linear",
+            "fc",
+            LINEAR,
+            [tensor(2, 8)],
+            ["mul_1"],
+            [tensor(2, 4)],
+            [weight("fc.weight")],
+        ),
     ]
     modules = [module("norm0", NORM), module("norm1", NORM), module("fc", LINEAR)]
     params = [param("norm0.weight", 8), param("norm1.weight", 8), param("fc.weight", 4, 8)]
@@ -96,17 +120,20 @@ def test_norm_weight_one_info_per_rule():
     assert found[0].severity == "info"
     assert found[0].rule == 'global_config.op_state_spec["weight"]'
     assert found[0].message == (
-        "global_config.op_state_spec[\"weight\"] selects only parameters in an op's weight role (the weight "
+        'global_config.op_state_spec["weight"] selects only parameters in an op\'s weight role (the weight '
         "of a linear, conv, embedding or parameter-operand matmul), so 2 parameter(s) named weight that mul "
         "ops read have no entry and stay in float: norm0.weight, norm1.weight. To quantize them, give those "
-        "ops an op_state_spec with a \"*\" key (for example op_type_config[\"mul\"])."
+        'ops an op_state_spec with a "*" key (for example op_type_config["mul"]).'
     )
 
 
 def test_norm_weight_selected_by_star():
     cfg = config(global_config={"op_type_config": {"mul": {"op_state_spec": {"*": INT8}}}})
     plan = resolve(_norm_graph(), cfg)
-    assert plan.op("mul").state["weight"].rule == 'global_config.op_type_config["mul"].op_state_spec["*"]'
+    assert (
+        plan.op("mul").state["weight"].rule
+        == 'global_config.op_type_config["mul"].op_state_spec["*"]'
+    )
     assert plan.op("mul").state["weight"].spec is not None
 
 
@@ -123,7 +150,17 @@ def _chain(length: int):
     ops = [op("relu", "relu", "", "example.Net", [tensor(2, 8)], outputs=[tensor(2, 8)])]
     for index in range(1, length):
         previous = ops[-1].name
-        ops.append(op(f"relu_{index}", "relu", "", "example.Net", [tensor(2, 8)], [previous], [tensor(2, 8)]))
+        ops.append(
+            op(
+                f"relu_{index}",
+                "relu",
+                "",
+                "example.Net",
+                [tensor(2, 8)],
+                [previous],
+                [tensor(2, 8)],
+            )
+        )
     return graph(ops, [], [])
 
 
@@ -133,7 +170,7 @@ def test_edge_mismatches_aggregated():
     found = _diagnostics(plan, "edge-spec-mismatch")
     assert len(found) == 1
     assert found[0].message == (
-        '5 edge(s) carry different specs at their two ends: uint8 per_tensor at the producer by '
+        "5 edge(s) carry different specs at their two ends: uint8 per_tensor at the producer by "
         'global_config.op_output_spec["*"], int8 per_tensor at the consumer by global_config.op_input_spec["*"]. '
         "Edges: relu -> relu_1 (input 0), relu_1 -> relu_2 (input 0), relu_2 -> relu_3 (input 0) and 2 more."
     )

@@ -19,7 +19,9 @@ DEVICES = ("cpu", "meta")
 
 
 def _gpt2(device):
-    config = transformers.GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=128, n_positions=32, use_cache=False)
+    config = transformers.GPT2Config(
+        n_layer=2, n_embd=32, n_head=2, vocab_size=128, n_positions=32, use_cache=False
+    )
     with torch.device(device):
         return transformers.GPT2LMHeadModel(config).eval()
 
@@ -35,7 +37,11 @@ def _llama(device):
 
 def _bert(device):
     config = transformers.BertConfig(
-        vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+        vocab_size=128,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
     )
     with torch.device(device):
         return transformers.BertModel(config).eval()
@@ -91,9 +97,13 @@ def compiled():
 @pytest.mark.parametrize("name", BUILDERS)
 def test_transformer_compiles(compiled, name, device, mode):
     if device == "meta" and mode == "eager" and name in EAGER_META_FAILS:
-        pytest.xfail("eager capture runs forward, and these forwards call Tensor.item() on meta tensors")
+        pytest.xfail(
+            "eager capture runs forward, and these forwards call Tensor.item() on meta tensors"
+        )
     _, plan = compiled(name, device, mode)
-    linear_weights = [op.state["weight"] for op in plan.ops if op.type == "linear" and "weight" in op.state]
+    linear_weights = [
+        op.state["weight"] for op in plan.ops if op.type == "linear" and "weight" in op.state
+    ]
     assert linear_weights
     assert all(entry.spec is not None for entry in linear_weights)
 
@@ -147,9 +157,18 @@ def test_llama_norm_weights_info(compiled, mode):
     found = [d for d in plan.diagnostics if d.code == "weight-key-outside-weight-role"]
     assert len(found) == 1
     assert found[0].rule == 'global_config.op_state_spec["weight"] (default)'
-    assert "so 5 parameter(s) named weight that mul ops read have no entry and stay in float" in found[0].message
-    assert "model.layers.0.input_layernorm.weight, model.layers.0.post_attention_layernorm.weight" in found[0].message
-    assert 'give those ops an op_state_spec with a "*" key (for example op_type_config["mul"])' in found[0].message
+    assert (
+        "so 5 parameter(s) named weight that mul ops read have no entry and stay in float"
+        in found[0].message
+    )
+    assert (
+        "model.layers.0.input_layernorm.weight, model.layers.0.post_attention_layernorm.weight"
+        in found[0].message
+    )
+    assert (
+        'give those ops an op_state_spec with a "*" key (for example op_type_config["mul"])'
+        in found[0].message
+    )
 
 
 def test_llama_norm_weights_have_no_entry(compiled):

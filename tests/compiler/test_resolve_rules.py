@@ -40,7 +40,11 @@ def _specs(value):
 
 
 def _op_config(value):
-    return None if value is None else OpQuantizerConfig(**{key: _specs(item) for key, item in value.items()})
+    return (
+        None
+        if value is None
+        else OpQuantizerConfig(**{key: _specs(item) for key, item in value.items()})
+    )
 
 
 def _module_config(value):
@@ -91,51 +95,108 @@ PRECEDENCE_CASES = [
     ({"fc2": weight_only()}, {LINEAR: None}, 'module_name_configs["fc2"].op_state_spec["weight"]'),
     ({"fc.": weight_only(), "fc2": None}, {}, 'module_name_configs["fc2"]'),
     ({"fc2": None, "fc.": weight_only()}, {}, 'module_name_configs["fc."].op_state_spec["weight"]'),
-    ({}, {"Linear": None, LINEAR: weight_only()}, f'module_type_configs["{LINEAR}"].op_state_spec["weight"]'),
-    ({}, {"torch.nn.modules.module.Module": None}, "module_type_configs[\"torch.nn.modules.module.Module\"]"),
+    (
+        {},
+        {"Linear": None, LINEAR: weight_only()},
+        f'module_type_configs["{LINEAR}"].op_state_spec["weight"]',
+    ),
+    (
+        {},
+        {"torch.nn.modules.module.Module": None},
+        'module_type_configs["torch.nn.modules.module.Module"]',
+    ),
 ]
 
 
 @pytest.mark.parametrize(("names", "types", "expected"), PRECEDENCE_CASES)
 def test_module_precedence_table(names, types, expected):
-    plan = resolve(tiny_net(), config(global_config=weight_only(INT4_BLOCK), module_name_configs=names, module_type_configs=types))
+    plan = resolve(
+        tiny_net(),
+        config(
+            global_config=weight_only(INT4_BLOCK),
+            module_name_configs=names,
+            module_type_configs=types,
+        ),
+    )
     assert plan.op("linear_1").state["weight"].rule == expected
 
 
 def test_exact_class_beats_base_class():
     base = "example.Base"
     derived = module("blk", "example.Derived", base)
-    ops = [op("linear", "linear", "blk", "example.Derived", [tensor(2, 8)], None, [tensor(2, 8)], [weight("blk.weight")])]
+    ops = [
+        op(
+            "linear",
+            "linear",
+            "blk",
+            "example.Derived",
+            [tensor(2, 8)],
+            None,
+            [tensor(2, 8)],
+            [weight("blk.weight")],
+        )
+    ]
     g = graph(ops, [derived], [param("blk.weight", 8, 8)])
-    plan = resolve(g, config(module_type_configs={"example.Derived": weight_only(), "example.Base": None}))
-    assert plan.op("linear").state["weight"].rule == 'module_type_configs["example.Derived"].op_state_spec["weight"]'
+    plan = resolve(
+        g, config(module_type_configs={"example.Derived": weight_only(), "example.Base": None})
+    )
+    assert (
+        plan.op("linear").state["weight"].rule
+        == 'module_type_configs["example.Derived"].op_state_spec["weight"]'
+    )
 
 
 def test_deepest_type_match_wins_over_ancestor():
     block = module("block", "example.Block")
     fc = module("block.fc", LINEAR)
-    ops = [op("linear", "linear", "block.fc", LINEAR, [tensor(2, 8)], None, [tensor(2, 8)], [weight("block.fc.weight")])]
+    ops = [
+        op(
+            "linear",
+            "linear",
+            "block.fc",
+            LINEAR,
+            [tensor(2, 8)],
+            None,
+            [tensor(2, 8)],
+            [weight("block.fc.weight")],
+        )
+    ]
     g = graph(ops, [block, fc], [param("block.fc.weight", 8, 8)])
     plan = resolve(g, config(module_type_configs={LINEAR: weight_only(), "example.Block": None}))
     assert plan.op("linear").state["weight"].rule.startswith(f'module_type_configs["{LINEAR}"]')
 
 
 def test_name_rule_replaces_parent_wholesale():
-    cfg = config(global_config={"op_type_config": {"linear": None}}, module_name_configs={"fc1": {}})
+    cfg = config(
+        global_config={"op_type_config": {"linear": None}}, module_name_configs={"fc1": {}}
+    )
     plan = resolve(tiny_net(), cfg)
-    assert plan.op("linear").state["weight"].rule == 'module_name_configs["fc1"].op_state_spec["weight"] (default)'
+    assert (
+        plan.op("linear").state["weight"].rule
+        == 'module_name_configs["fc1"].op_state_spec["weight"] (default)'
+    )
     assert plan.op("linear_1").state["weight"].rule == 'global_config.op_type_config["linear"]'
 
 
 def test_op_name_beats_op_type_beats_own_specs():
-    cfg = config(global_config={"op_type_config": {"linear": None}, "op_name_config": {"linear_1": weight_only()}})
+    cfg = config(
+        global_config={
+            "op_type_config": {"linear": None},
+            "op_name_config": {"linear_1": weight_only()},
+        }
+    )
     plan = resolve(tiny_net(), cfg)
-    assert plan.op("linear_1").state["weight"].rule == 'global_config.op_name_config["linear_1"].op_state_spec["weight"]'
+    assert (
+        plan.op("linear_1").state["weight"].rule
+        == 'global_config.op_name_config["linear_1"].op_state_spec["weight"]'
+    )
     assert plan.op("linear").state["weight"].spec is None
 
 
 def test_explicit_index_beats_star():
-    cfg = config(global_config={"op_input_spec": {"*": None, 0: {"dtype": "uint8"}}, "op_output_spec": None})
+    cfg = config(
+        global_config={"op_input_spec": {"*": None, 0: {"dtype": "uint8"}}, "op_output_spec": None}
+    )
     entry = resolve(tiny_net(), cfg).op("linear_1").inputs[0]
     assert entry.rule == "global_config.op_input_spec[0]"
     assert entry.spec.dtype == "uint8"
@@ -175,7 +236,11 @@ def test_resolve_does_not_mutate_config():
 
 @pytest.mark.parametrize("key", ["cat", "concat", "concatenate", "aten.cat", "aten.cat.default"])
 def test_op_type_aliases_and_targets_match(key):
-    plan = compiled(basic.make_softmax_cat, config(global_config={"op_type_config": {key: {"op_output_spec": None}}}), "graph")
+    plan = compiled(
+        basic.make_softmax_cat,
+        config(global_config={"op_type_config": {key: {"op_output_spec": None}}}),
+        "graph",
+    )
     assert plan.op("cat").outputs[0].spec is None
 
 
@@ -250,14 +315,28 @@ def test_bmm_weight_without_axis_is_error():
 
 
 def test_block_not_dividing_is_skipped():
-    plan = resolve(tiny_net(), config(global_config=weight_only({"dtype": "int4", "granularity": {"type": "per_block", "block_size": 48}})))
+    plan = resolve(
+        tiny_net(),
+        config(
+            global_config=weight_only(
+                {"dtype": "int4", "granularity": {"type": "per_block", "block_size": 48}}
+            )
+        ),
+    )
     assert [skip.param for skip in plan.skipped] == ["embed.weight", "fc1.weight", "fc2.weight"]
-    assert plan.skipped[0].reason == "block_size 48 does not divide dimension 1 of size 64 (64 % 48 = 16)"
+    assert (
+        plan.skipped[0].reason
+        == "block_size 48 does not divide dimension 1 of size 64 (64 % 48 = 16)"
+    )
     assert codes(plan).count("skipped-tensor") == 3
 
 
 def test_block_not_dividing_strict_lists_all():
-    cfg = config(global_config=weight_only({"dtype": "int4", "granularity": {"type": "per_block", "block_size": 48}}))
+    cfg = config(
+        global_config=weight_only(
+            {"dtype": "int4", "granularity": {"type": "per_block", "block_size": 48}}
+        )
+    )
     with pytest.raises(PlanError, match="4 problems") as raised:
         resolve(tiny_net(), cfg, strict=True)
     assert "fc2.weight (op linear_1) stays in float" in str(raised.value)
@@ -281,18 +360,25 @@ def test_activation_per_channel_without_axis_is_error():
 def test_unmatched_name_rule_suggests_candidates():
     plan = resolve(tiny_net(), config(module_name_configs={"fc3": None}))
     diagnostic = next(d for d in plan.diagnostics if d.code == "unmatched-rule")
-    assert diagnostic.message.startswith('module_name_configs["fc3"] matches no module in the model.')
+    assert diagnostic.message.startswith(
+        'module_name_configs["fc3"] matches no module in the model.'
+    )
     assert diagnostic.message.endswith("Nearest candidates: fc2, fc1.")
 
 
 def test_unmatched_rule_strict_is_error():
-    with pytest.raises(PlanError, match=r'^module_name_configs\["fc3"\]: matches no module in the model'):
+    with pytest.raises(
+        PlanError, match=r'^module_name_configs\["fc3"\]: matches no module in the model'
+    ):
         resolve(tiny_net(), config(module_name_configs={"fc3": None}), strict=True)
 
 
 def test_class_given_as_module_name():
     plan = resolve(tiny_net(), config(module_name_configs={"Linear": None}))
-    assert "is a module class (torch.nn.modules.linear.Linear); put it under module_type_configs" in plan.diagnostics[0].message
+    assert (
+        "is a module class (torch.nn.modules.linear.Linear); put it under module_type_configs"
+        in plan.diagnostics[0].message
+    )
 
 
 def test_module_name_given_as_type():
@@ -318,7 +404,9 @@ def test_nothing_quantized_warns():
 
 
 def test_edge_mismatch_reported():
-    cfg = config(global_config={"op_type_config": {"relu": {"op_output_spec": {"*": {"dtype": "uint8"}}}}})
+    cfg = config(
+        global_config={"op_type_config": {"relu": {"op_output_spec": {"*": {"dtype": "uint8"}}}}}
+    )
     plan = resolve(tiny_net(), cfg)
     assert "edge-spec-mismatch" in codes(plan)
 
@@ -356,7 +444,10 @@ def test_name_rule_covers_both_call_sites(mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_two_compiles_byte_identical(mode):
     cfg = config(global_config=weight_only(INT4_BLOCK))
-    assert compiled(basic.make_conv_net, cfg, mode).to_json() == compiled(basic.make_conv_net, cfg, mode).to_json()
+    assert (
+        compiled(basic.make_conv_net, cfg, mode).to_json()
+        == compiled(basic.make_conv_net, cfg, mode).to_json()
+    )
 
 
 def test_nonfinite_weight_is_error():

@@ -90,14 +90,19 @@ def test_tied_weight_has_one_quantizer():
     _, prepared = _prepare(models.make_tied_embeddings, "graph")
     weights = [quantizer for quantizer in fake_quantizers(prepared) if quantizer.role == "weight"]
 
-    assert sorted(quantizer.key for quantizer in weights) == ["params/body.weight", "params/embed.weight"]
+    assert sorted(quantizer.key for quantizer in weights) == [
+        "params/body.weight",
+        "params/embed.weight",
+    ]
 
 
 def _transformer(name: str):
     transformers = pytest.importorskip("transformers")
     torch.manual_seed(0)
     if name == "gpt2":
-        config = transformers.GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=100, n_positions=32)
+        config = transformers.GPT2Config(
+            n_layer=2, n_embd=32, n_head=2, vocab_size=100, n_positions=32
+        )
         model = transformers.GPT2LMHeadModel(config)
     elif name == "llama":
         config = transformers.LlamaConfig(

@@ -60,7 +60,9 @@ def test_static_batch_error_names_fix(model, batch):
     with pytest.raises(PlanError) as error, torch.no_grad():
         quantizer.prepared_model(torch.randn(4, 8))
 
-    assert "Compile the plan with dynamic_shapes= declaring the dimensions that vary" in str(error.value)
+    assert "Compile the plan with dynamic_shapes= declaring the dimensions that vary" in str(
+        error.value
+    )
 
 
 class Tokens(nn.Module):

@@ -29,7 +29,13 @@ class Experts(nn.Module):
 def _plan(model: nn.Module, inputs: tuple, mode: str):
     # Block size [1, 1, -1]: one scale per (expert, output channel).
     experts = {"dtype": "int8", "granularity": {"type": "per_block", "block_size": [1, 1, -1]}}
-    section = {"global_config": {"op_input_spec": None, "op_output_spec": None, "op_state_spec": {"weight": experts}}}
+    section = {
+        "global_config": {
+            "op_input_spec": None,
+            "op_output_spec": None,
+            "op_state_spec": {"weight": experts},
+        }
+    }
     config = QuantizerConfig.from_dict({"quantization_config": section})
     return compile_plan(model, inputs, config, execution_mode=mode)
 
@@ -46,7 +52,10 @@ def test_expert_weight_fake_quantized(kind, mode):
     original = model.experts.detach().clone()
     with torch.no_grad():
         expected_weight, expected_scale, _ = fake_quantize(
-            model.experts, entry.spec.to_quantization_spec(), role="weight", block_shape=entry.spec.block_shape
+            model.experts,
+            entry.spec.to_quantization_spec(),
+            role="weight",
+            block_shape=entry.spec.block_shape,
         )
         expected = model(*inputs, experts=expected_weight)
 

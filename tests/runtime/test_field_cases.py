@@ -21,7 +21,9 @@ def _config(weight=None, activation=None, mode="graph", **extra) -> QuantizerCon
         "op_output_spec": None if activation is None else {"*": activation},
         "op_state_spec": None if weight is None else {"weight": weight},
     }
-    return QuantizerConfig.from_dict({"quantization_config": {"global_config": global_config, "execution_mode": mode, **extra}})
+    return QuantizerConfig.from_dict(
+        {"quantization_config": {"global_config": global_config, "execution_mode": mode, **extra}}
+    )
 
 
 def _serving(model, entry: str):
@@ -70,10 +72,18 @@ def _degenerate_linear(dtype: torch.dtype) -> nn.Linear:
 
 DEGENERATE_SPECS = {
     "int8_per_channel": {"dtype": "int8", "granularity": {"type": "per_channel"}},
-    "uint8_asymmetric": {"dtype": "uint8", "qscheme": "asymmetric", "granularity": {"type": "per_channel"}},
+    "uint8_asymmetric": {
+        "dtype": "uint8",
+        "qscheme": "asymmetric",
+        "granularity": {"type": "per_channel"},
+    },
     "int4_per_block": {"dtype": "int4", "granularity": {"type": "per_block", "block_size": 32}},
     "fp8_per_row": {"dtype": "float8_e4m3fn", "granularity": {"type": "per_channel"}},
-    "mxfp4": {"dtype": "float4_e2m1fn_x2", "granularity": {"type": "per_block", "block_size": 32}, "scale_dtype": "float8_e8m0fnu"},
+    "mxfp4": {
+        "dtype": "float4_e2m1fn_x2",
+        "granularity": {"type": "per_block", "block_size": 32},
+        "scale_dtype": "float8_e8m0fnu",
+    },
 }
 
 
@@ -143,7 +153,9 @@ def _fake_quant_run(weight: dict, activation: dict):
 def test_spec_field_changes_output_and_plan(field):
     weight_change, activation_change = FIELD_CHANGES[field]
     base_json, base_output = _fake_quant_run(BASE_WEIGHT, BASE_ACTIVATION)
-    json, output = _fake_quant_run({**BASE_WEIGHT, **weight_change}, {**BASE_ACTIVATION, **activation_change})
+    json, output = _fake_quant_run(
+        {**BASE_WEIGHT, **weight_change}, {**BASE_ACTIVATION, **activation_change}
+    )
 
     assert json != base_json
     assert not torch.equal(output, base_output)
@@ -180,7 +192,11 @@ def _toy_plan():
         module_name_configs={
             r"vision_tower\..*": None,
             "attn_gate": None,
-            "attn": {"op_input_spec": None, "op_output_spec": None, "op_state_spec": {"weight": w4}},
+            "attn": {
+                "op_input_spec": None,
+                "op_output_spec": None,
+                "op_state_spec": {"weight": w4},
+            },
         },
     )
     model = Toy().eval()
@@ -203,12 +219,17 @@ def test_runtime_follows_edited_plan():
     model, plan = _toy_plan()
     ops = []
     for op in plan.ops:
-        state = {key: attrs.evolve(entry, spec=None) if "q_proj" in (entry.param or "") else entry for key, entry in op.state.items()}
+        state = {
+            key: attrs.evolve(entry, spec=None) if "q_proj" in (entry.param or "") else entry
+            for key, entry in op.state.items()
+        }
         ops.append(attrs.evolve(op, state=state))
     edited = attrs.evolve(plan, ops=tuple(ops))
     prepared = quantplan.apply_plan(model, edited)
 
-    assert "params/text.layers.0.self_attn.q_proj.weight" not in {item.key for item in fake_quantizers(prepared)}
+    assert "params/text.layers.0.self_attn.q_proj.weight" not in {
+        item.key for item in fake_quantizers(prepared)
+    }
 
 
 @pytest.mark.parametrize("mode", ["graph", "eager"])
@@ -228,7 +249,9 @@ def test_expert_param_scales_per_expert_row(mode, tmp_path):
     quantizer.freeze(tmp_path)
     fresh, _ = models.make_experts_net()
     fresh.load_state_dict(model.state_dict() if mode == "graph" else prepared.state_dict())
-    rebuilt = quantplan.apply_plan(fresh.eval(), quantplan.Plan.load(tmp_path / "plan.json"), qparams=tmp_path)
+    rebuilt = quantplan.apply_plan(
+        fresh.eval(), quantplan.Plan.load(tmp_path / "plan.json"), qparams=tmp_path
+    )
 
     assert collect_qparams(prepared)["params/experts/scale"].shape == (4, 16, 1)
     assert collect_qparams(rebuilt)["params/experts/scale"].shape == (4, 16, 1)
@@ -248,5 +271,8 @@ def test_nan_calibration_counted_not_in_scale():
     scales = [value for key, value in collect_qparams(prepared).items() if key.endswith("/scale")]
 
     assert report.nan_counts == {"ops/linear/inputs/0": 2, "ops/linear/outputs/0": 8}
-    assert report.diagnostics[0] == "ops/linear/inputs/0: 2 NaN and 0 inf values in calibration data were ignored by the range"
+    assert (
+        report.diagnostics[0]
+        == "ops/linear/inputs/0: 2 NaN and 0 inf values in calibration data were ignored by the range"
+    )
     assert all(torch.isfinite(scale).all() for scale in scales)

@@ -44,7 +44,9 @@ def _fresh(factory, state):
 def test_frozen_plan_rebuilds_outputs(mode, tmp_path):
     quantizer, prepared, example_inputs, state, factory = _calibrated(mode)
     quantizer.freeze(tmp_path)
-    rebuilt = quantplan.apply_plan(_fresh(factory, state), quantplan.Plan.load(tmp_path / "plan.json"), qparams=tmp_path)
+    rebuilt = quantplan.apply_plan(
+        _fresh(factory, state), quantplan.Plan.load(tmp_path / "plan.json"), qparams=tmp_path
+    )
 
     with torch.no_grad():
         expected = prepared(*example_inputs)
@@ -73,8 +75,12 @@ def test_qparams_accepts_file_and_dict(tmp_path):
     quantizer, prepared, example_inputs, state, factory = _calibrated("graph")
     quantizer.freeze(tmp_path)
     plan = quantizer.plan
-    from_file = quantplan.apply_plan(_fresh(factory, state), plan, qparams=tmp_path / "qparams.safetensors")
-    from_dict = quantplan.apply_plan(_fresh(factory, state), plan, qparams=collect_qparams(prepared))
+    from_file = quantplan.apply_plan(
+        _fresh(factory, state), plan, qparams=tmp_path / "qparams.safetensors"
+    )
+    from_dict = quantplan.apply_plan(
+        _fresh(factory, state), plan, qparams=collect_qparams(prepared)
+    )
 
     with torch.no_grad():
         assert torch.equal(from_file(*example_inputs), from_dict(*example_inputs))
@@ -84,11 +90,18 @@ def test_qparams_of_other_plan_rejected(tmp_path):
     quantizer, _, _, state, factory = _calibrated("graph")
     quantizer.freeze(tmp_path)
     model, example_inputs = factory()
-    other = compile_plan(model.eval(), example_inputs, QuantizerConfig.from_dict(
-        {"quantization_config": {"global_config": {"op_input_spec": None}}}
-    ))
+    other = compile_plan(
+        model.eval(),
+        example_inputs,
+        QuantizerConfig.from_dict(
+            {"quantization_config": {"global_config": {"op_input_spec": None}}}
+        ),
+    )
 
-    with pytest.raises(PlanError, match=r"these qparams were frozen for plan sha256 [0-9a-f]{64}, but the plan being applied has sha256"):
+    with pytest.raises(
+        PlanError,
+        match=r"these qparams were frozen for plan sha256 [0-9a-f]{64}, but the plan being applied has sha256",
+    ):
         quantplan.apply_plan(_fresh(factory, state), other, qparams=tmp_path)
 
 
@@ -97,7 +110,10 @@ def test_qparams_dict_with_unknown_key_rejected():
     qparams = collect_qparams(prepared)
     qparams["ops/nonexistent/inputs/0/scale"] = torch.ones(1)
 
-    with pytest.raises(PlanError, match="qparams key ops/nonexistent/inputs/0/scale belongs to no quantizer of this plan"):
+    with pytest.raises(
+        PlanError,
+        match="qparams key ops/nonexistent/inputs/0/scale belongs to no quantizer of this plan",
+    ):
         quantplan.apply_plan(_fresh(factory, state), quantizer.plan, qparams=qparams)
 
 
@@ -106,7 +122,10 @@ def test_qparams_dict_missing_key_rejected():
     qparams = collect_qparams(prepared)
     del qparams["ops/conv2d/inputs/0/scale"]
 
-    with pytest.raises(PlanError, match=r"qparams for ops/conv2d/inputs/0 are missing \(ops/conv2d/inputs/0/scale\)"):
+    with pytest.raises(
+        PlanError,
+        match=r"qparams for ops/conv2d/inputs/0 are missing \(ops/conv2d/inputs/0/scale\)",
+    ):
         quantplan.apply_plan(_fresh(factory, state), quantizer.plan, qparams=qparams)
 
 
@@ -147,7 +166,10 @@ def test_zero_point_out_of_range_rejected():
 
     with pytest.raises(PlanError) as caught:
         quantplan.apply_plan(_fresh(factory, state), quantizer.plan, qparams=qparams)
-    assert str(caught.value) == f"{key}: the zero point must lie in [-128, 127], got values from 300 to 300."
+    assert (
+        str(caught.value)
+        == f"{key}: the zero point must lie in [-128, 127], got values from 300 to 300."
+    )
 
 
 def test_weight_scale_shape_rejected(tmp_path):
@@ -156,5 +178,7 @@ def test_weight_scale_shape_rejected(tmp_path):
     key = next(name for name in qparams if name.startswith("params/") and name.endswith("/scale"))
     qparams[key] = torch.ones(3, 5)
 
-    with pytest.raises(PlanError, match=f"{key}: the scale has shape \\[3, 5\\], but the plan expects"):
+    with pytest.raises(
+        PlanError, match=f"{key}: the scale has shape \\[3, 5\\], but the plan expects"
+    ):
         quantplan.apply_plan(_fresh(factory, state), quantizer.plan, qparams=qparams)

@@ -20,7 +20,9 @@ def _meta_model() -> nn.Module:
 @pytest.mark.parametrize("mode", ["graph", "eager"])
 def test_meta_model_fake_apply_rejected(mode):
     model = _meta_model()
-    plan = compile_plan(model, (torch.randn(2, 8, device="meta"),), QuantizerConfig(), execution_mode=mode)
+    plan = compile_plan(
+        model, (torch.randn(2, 8, device="meta"),), QuantizerConfig(), execution_mode=mode
+    )
 
     with pytest.raises(PlanError) as error:
         quantplan.apply_plan(model, plan)

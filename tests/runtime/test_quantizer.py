@@ -41,12 +41,18 @@ class MyModel(nn.Module):
 def _axis_override_config():
     return QuantizerConfig(
         global_config=ModuleQuantizerConfig(
-            op_state_spec={"weight": QuantizationSpec(dtype=torch.int4, granularity=PerBlockGranularity(block_size=32))},
+            op_state_spec={
+                "weight": QuantizationSpec(
+                    dtype=torch.int4, granularity=PerBlockGranularity(block_size=32)
+                )
+            },
         ),
         module_name_configs={
             "decoder.deconv1": ModuleQuantizerConfig(
                 op_state_spec={
-                    "weight": QuantizationSpec(dtype=torch.int4, granularity=PerBlockGranularity(axis=1, block_size=32))
+                    "weight": QuantizationSpec(
+                        dtype=torch.int4, granularity=PerBlockGranularity(axis=1, block_size=32)
+                    )
                 },
             ),
         },
@@ -71,7 +77,9 @@ def test_axis_override_example_prepares(mode):
 def test_mxfp4_example_prepares():
     fp8_activation = QuantizationSpec(dtype=torch.float8_e4m3fn)
     mxfp4_weight = QuantizationSpec(
-        dtype=torch.float4_e2m1fn_x2, granularity=PerBlockGranularity(block_size=32), scale_dtype=torch.float8_e8m0fnu
+        dtype=torch.float4_e2m1fn_x2,
+        granularity=PerBlockGranularity(block_size=32),
+        scale_dtype=torch.float8_e8m0fnu,
     )
     config = QuantizerConfig(
         global_config=ModuleQuantizerConfig(
@@ -96,13 +104,19 @@ def _prepared(mode: str = "graph"):
 
 
 def _switches(model) -> set[tuple[str, bool, bool]]:
-    return {(quantizer.role, quantizer.observe_enabled, quantizer.fake_quant_enabled) for quantizer in fake_quantizers(model)}
+    return {
+        (quantizer.role, quantizer.observe_enabled, quantizer.fake_quant_enabled)
+        for quantizer in fake_quantizers(model)
+    }
 
 
 def test_prepare_leaves_observers_off():
     quantizer = _prepared()
 
-    assert _switches(quantizer.prepared_model) == {("weight", False, True), ("activation", False, True)}
+    assert _switches(quantizer.prepared_model) == {
+        ("weight", False, True),
+        ("activation", False, True),
+    }
 
 
 def test_calibration_mode_switches():
@@ -112,7 +126,10 @@ def test_calibration_mode_switches():
         inside = _switches(model)
 
     assert inside == {("weight", True, True), ("activation", True, False)}
-    assert _switches(quantizer.prepared_model) == {("weight", False, True), ("activation", False, True)}
+    assert _switches(quantizer.prepared_model) == {
+        ("weight", False, True),
+        ("activation", False, True),
+    }
 
 
 @pytest.mark.parametrize("mode", ["graph", "eager"])
@@ -150,7 +167,11 @@ def test_training_mode_passes_gradients(mode):
     with quantizer.training_mode():
         model(torch.randn(2, 3, 32, 32)).sum().backward()
 
-    gradient = model.get_parameter("head.weight").grad if mode == "graph" else model.head.parametrizations.weight.original.grad
+    gradient = (
+        model.get_parameter("head.weight").grad
+        if mode == "graph"
+        else model.head.parametrizations.weight.original.grad
+    )
     assert gradient is not None
     assert gradient.abs().sum() > 0
 
@@ -178,7 +199,9 @@ def test_finalize_torch_folds_weights(mode):
     finalized = quantizer.finalize(backend="torch")
     with torch.no_grad():
         actual = finalized(inputs)
-    weights = {quantizer.role: quantizer.fake_quant_enabled for quantizer in fake_quantizers(finalized)}
+    weights = {
+        quantizer.role: quantizer.fake_quant_enabled for quantizer in fake_quantizers(finalized)
+    }
 
     # The batch norm is folded into `conv`, whose folded weight gets its own scale.
     assert torch.allclose(actual, expected, atol=0.05 * float(expected.abs().max()))
@@ -202,7 +225,9 @@ def test_finalize_without_data_names_tensor():
     plan = quantplan.compile_plan(model, (torch.randn(1, 3, 32, 32),), QuantizerConfig())
     prepared = quantplan.apply_plan(model, plan)
 
-    with pytest.raises(PlanError, match=r"ops/conv2d/inputs/0: the observer of ops/conv2d/inputs/0 never saw data"):
+    with pytest.raises(
+        PlanError, match=r"ops/conv2d/inputs/0: the observer of ops/conv2d/inputs/0 never saw data"
+    ):
         quantplan.runtime.fake.freeze_activations(prepared)
 
 
@@ -221,21 +246,27 @@ def test_second_plan_rejected_eager():
 
 
 def test_plan_before_prepare_rejected():
-    with pytest.raises(PlanError, match=r"no plan yet; call Quantizer.prepare\(example_inputs\) first"):
+    with pytest.raises(
+        PlanError, match=r"no plan yet; call Quantizer.prepare\(example_inputs\) first"
+    ):
         _ = Quantizer(MyModel(), QuantizerConfig()).plan
 
 
 def test_unknown_backend_rejected():
     quantizer = _prepared()
 
-    with pytest.raises(quantplan.ConfigError, match="backend 'onnx' is invalid; use one of: quantplan, torch"):
+    with pytest.raises(
+        quantplan.ConfigError, match="backend 'onnx' is invalid; use one of: quantplan, torch"
+    ):
         quantizer.finalize(backend="onnx")
 
 
 def test_calibrate_counts_batches():
     quantizer = _prepared()
 
-    report = quantplan.calibrate(quantizer.prepared_model, [torch.randn(2, 3, 32, 32) for _ in range(4)], progress=False)
+    report = quantplan.calibrate(
+        quantizer.prepared_model, [torch.randn(2, 3, 32, 32) for _ in range(4)], progress=False
+    )
 
     assert report.batches == 4
     assert report.nan_counts == {}
@@ -261,7 +292,9 @@ def _w8a8_config(mode: str) -> QuantizerConfig:
                 "global_config": {
                     "op_input_spec": {"*": int8},
                     "op_output_spec": {"*": int8},
-                    "op_state_spec": {"weight": {"dtype": "int8", "granularity": {"type": "per_channel"}}},
+                    "op_state_spec": {
+                        "weight": {"dtype": "int8", "granularity": {"type": "per_channel"}}
+                    },
                 },
             }
         }

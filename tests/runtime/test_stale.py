@@ -14,7 +14,9 @@ from quantplan.runtime.fake import fake_quantizers
 
 
 class Net(nn.Module):
-    def __init__(self, hidden: int = 32, names=("fc1", "fc2"), extra: bool = False, dtype=torch.float32):
+    def __init__(
+        self, hidden: int = 32, names=("fc1", "fc2"), extra: bool = False, dtype=torch.float32
+    ):
         super().__init__()
         self.names = names
         setattr(self, names[0], nn.Linear(16, hidden))
@@ -82,7 +84,10 @@ def test_removed_layer_caught(mode):
 def test_changed_hidden_size_caught(mode):
     changes = _mismatch(_plan(mode), Net(hidden=24))
 
-    assert any(change.startswith("parameter changed: fc1.weight float32[32, 16] -> float32[24, 16]") for change in changes), changes
+    assert any(
+        change.startswith("parameter changed: fc1.weight float32[32, 16] -> float32[24, 16]")
+        for change in changes
+    ), changes
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -91,9 +96,14 @@ def test_changed_dtype_caught(mode):
     model = Net(dtype=torch.bfloat16).eval()
 
     with pytest.raises(PlanMismatchError) as caught:
-        quantplan.apply_plan(model, plan, example_inputs=(torch.randn(2, 16, dtype=torch.bfloat16),))
+        quantplan.apply_plan(
+            model, plan, example_inputs=(torch.randn(2, 16, dtype=torch.bfloat16),)
+        )
 
-    assert any("fc1.weight float32[32, 16] -> bfloat16[32, 16]" in change for change in caught.value.changes)
+    assert any(
+        "fc1.weight float32[32, 16] -> bfloat16[32, 16]" in change
+        for change in caught.value.changes
+    )
 
 
 def test_mismatch_leaves_eager_model_unchanged():

@@ -177,7 +177,9 @@ class EagerOpTracer(TorchFunctionMode):
                 inputs=tuple(inputs),
                 input_producers=tuple(producers),
                 outputs=tuple(tensor_info(tensor) for tensor in outputs),
-                params=tuple(self._param_use(base, op_type, index, ref, module) for index, ref in uses),
+                params=tuple(
+                    self._param_use(base, op_type, index, ref, module) for index, ref in uses
+                ),
             )
         )
         for tensor in outputs:
@@ -219,7 +221,9 @@ def capture_eager(model: nn.Module, args: tuple, kwargs: dict) -> ModelGraph:
     try:
         with torch.no_grad(), tracer.calls.installed(), tracer:
             model(*args, **kwargs)
-    except Exception as error:  # the user's forward can raise anything; report it as capture failure
+    except (
+        Exception
+    ) as error:  # the user's forward can raise anything; report it as capture failure
         raise capture_error("eager", error) from error
     finally:
         model.train(was_training)

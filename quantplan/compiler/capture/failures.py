@@ -12,7 +12,9 @@ __all__ = ["capture_error"]
 _USER_FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\w+)\s*\n\s*(.+)')
 
 
-def capture_error(mode: str, error: BaseException, *, strict: bool = False, dynamic_shapes: Any = None) -> PlanError:
+def capture_error(
+    mode: str, error: BaseException, *, strict: bool = False, dynamic_shapes: Any = None
+) -> PlanError:
     """Build the PlanError for a failed capture in `mode` ("graph" or "eager")."""
     text = str(error)
     method = f"torch.export(strict={strict})" if mode == "graph" else "eager forward"
@@ -26,7 +28,9 @@ def capture_error(mode: str, error: BaseException, *, strict: bool = False, dyna
     return PlanError(f"{head}: {_explain_export_failure(error, text, strict, dynamic_shapes)}")
 
 
-def _explain_export_failure(error: BaseException, text: str, strict: bool, dynamic_shapes: Any) -> str:
+def _explain_export_failure(
+    error: BaseException, text: str, strict: bool, dynamic_shapes: Any
+) -> str:
     where = _user_location(text)
     lowered = text.lower()
     if "data-dependent" in lowered or "data dependent" in lowered:
@@ -56,7 +60,12 @@ def _explain_export_failure(error: BaseException, text: str, strict: bool, dynam
 
 
 def _is_specialization(lowered: str) -> bool:
-    markers = ("specialized", "inferred to be a constant", "constraints violated", "0/1 specialization")
+    markers = (
+        "specialized",
+        "inferred to be a constant",
+        "constraints violated",
+        "0/1 specialization",
+    )
     return any(marker in lowered for marker in markers)
 
 

@@ -117,7 +117,9 @@ def _specializations(program, args, kwargs, dynamic_shapes) -> tuple[str, ...]:
     """List requested dynamic dimensions that the export made static."""
     if dynamic_shapes is None:
         return ()
-    values = {node.name: node.meta.get("val") for node in program.graph.nodes if node.op == "placeholder"}
+    values = {
+        node.name: node.meta.get("val") for node in program.graph.nodes if node.op == "placeholder"
+    }
     notes = []
     for name, dims in _requested_dims(program, args, kwargs, dynamic_shapes):
         value = values.get(name)
@@ -143,9 +145,17 @@ def _requested_dims(program, args, kwargs, dynamic_shapes) -> list[tuple[str, li
     requested = []
     for name, spec in entries:
         if isinstance(spec, dict):
-            dims = [dim for dim, value in spec.items() if value is not None and not isinstance(value, int)]
+            dims = [
+                dim
+                for dim, value in spec.items()
+                if value is not None and not isinstance(value, int)
+            ]
         elif isinstance(spec, (list, tuple)):
-            dims = [dim for dim, value in enumerate(spec) if value is not None and not isinstance(value, int)]
+            dims = [
+                dim
+                for dim, value in enumerate(spec)
+                if value is not None and not isinstance(value, int)
+            ]
         else:
             continue
         if name in user_inputs:

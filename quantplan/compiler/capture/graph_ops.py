@@ -136,7 +136,9 @@ class _Builder:
                 inputs=tuple(inputs),
                 input_producers=tuple(producers),
                 outputs=tuple(tensor_info(value) for value in _output_tensors(node)),
-                params=tuple(self._param_use(base, op_type, index, ref, module) for index, ref in uses),
+                params=tuple(
+                    self._param_use(base, op_type, index, ref, module) for index, ref in uses
+                ),
             )
         )
         self.call_levels[node.name] = levels
@@ -152,7 +154,9 @@ class _Builder:
                 return "linear"
         return canonical_op_type(base)
 
-    def _param_use(self, base: str, op_type: str, index: int, ref: _ParamRef, module: str) -> ParamUse:
+    def _param_use(
+        self, base: str, op_type: str, index: int, ref: _ParamRef, module: str
+    ) -> ParamUse:
         lookup = "linear" if op_type == "linear" and base == "linear" else base
         if op_type.startswith("conv"):
             lookup = op_type

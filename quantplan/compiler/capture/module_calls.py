@@ -137,7 +137,9 @@ def _bind_positions(signature: inspect.Signature, args: tuple, kwargs: dict) -> 
         if kind is inspect.Parameter.VAR_POSITIONAL:
             pairs += [(position + offset, item) for offset, item in enumerate(value)]
         elif kind is inspect.Parameter.VAR_KEYWORD:
-            pairs += [(len(parameters) + offset, item) for offset, item in enumerate(value.values())]
+            pairs += [
+                (len(parameters) + offset, item) for offset, item in enumerate(value.values())
+            ]
         else:
             pairs.append((position, value))
     return sorted(pairs, key=lambda pair: pair[0])

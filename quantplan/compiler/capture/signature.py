@@ -74,7 +74,9 @@ def inputs_from_signature(signature: dict, device: str | torch.device = "cpu") -
     has keyword arguments, in the form `capture_model` accepts.
     """
     args = tuple(_build_value(value, device) for value in signature.get("args", []))
-    kwargs = {key: _build_value(value, device) for key, value in signature.get("kwargs", {}).items()}
+    kwargs = {
+        key: _build_value(value, device) for key, value in signature.get("kwargs", {}).items()
+    }
     if kwargs:
         return args, kwargs
     return args
@@ -87,7 +89,10 @@ def dynamic_shapes_from_signature(signature: dict) -> Any:
 
 def _describe_value(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
-        description = {"shape": [_dim(size) for size in value.shape], "dtype": dtype_name(value.dtype)}
+        description = {
+            "shape": [_dim(size) for size in value.shape],
+            "dtype": dtype_name(value.dtype),
+        }
         fill = _constant_fill(value)
         return description if fill is None else {**description, "fill": fill}
     if isinstance(value, (list, tuple)):
@@ -119,7 +124,9 @@ def _constant_fill(tensor: torch.Tensor) -> int | None:
 def _build_value(description: Any, device: str | torch.device) -> Any:
     if "dtype" in description:
         dtype = getattr(torch, description["dtype"])
-        return torch.full(description["shape"], description.get("fill", 0), dtype=dtype, device=device)
+        return torch.full(
+            description["shape"], description.get("fill", 0), dtype=dtype, device=device
+        )
     if "sequence" in description:
         items = [_build_value(item, device) for item in description["sequence"]]
         return tuple(items) if description.get("type") == "tuple" else items

@@ -40,7 +40,13 @@ from quantplan.quantization.config import QuantizerConfig
 __all__ = ["resolve"]
 
 
-def resolve(graph: ModelGraph, config: QuantizerConfig, *, strict: bool = False, registry: OpRegistry | None = None) -> Plan:
+def resolve(
+    graph: ModelGraph,
+    config: QuantizerConfig,
+    *,
+    strict: bool = False,
+    registry: OpRegistry | None = None,
+) -> Plan:
     """Resolve `config` against `graph` into a Plan.
 
     Raises ConfigError for a config that cannot apply to this model (an ambiguous class
@@ -61,7 +67,9 @@ def resolve(graph: ModelGraph, config: QuantizerConfig, *, strict: bool = False,
         raise PlanError([*conflicts, *collector.axis_errors])
 
     findings = _diagnose(graph, config, index, registry, groups, decided_ops, collector)
-    if not any(entry.spec for _, _, _, entry in _entries(plan_ops, boundaries)) and config_enables_quantization(config):
+    if not any(
+        entry.spec for _, _, _, entry in _entries(plan_ops, boundaries)
+    ) and config_enables_quantization(config):
         findings.add(
             "warning",
             "nothing-quantized",
@@ -147,5 +155,7 @@ def _model_meta(graph: ModelGraph) -> ModelMeta:
         torch=torch.__version__.split("+")[0],
         inputs=graph.inputs,
         fingerprint=structure_fingerprint(graph),
-        capture=CaptureMeta(mode=capture.mode, method=capture.method, specializations=capture.specializations),
+        capture=CaptureMeta(
+            mode=capture.mode, method=capture.method, specializations=capture.specializations
+        ),
     )

@@ -18,7 +18,9 @@ from quantplan.plan.model import ModuleBoundary
 __all__ = ["module_boundaries"]
 
 
-def module_boundaries(calls: Iterable[ModuleCall], index: ConfigIndex, collector: EntryCollector) -> list[ModuleBoundary]:
+def module_boundaries(
+    calls: Iterable[ModuleCall], index: ConfigIndex, collector: EntryCollector
+) -> list[ModuleBoundary]:
     """Return the boundary records of every module call whose deciding rule sets boundary specs."""
     boundaries = []
     for call in calls:
@@ -32,14 +34,28 @@ def module_boundaries(calls: Iterable[ModuleCall], index: ConfigIndex, collector
             if is_float(info.dtype):
                 decision = boundary_decision(rule, "module_input_spec", position)
                 inputs[position] = collector.entry(
-                    decision, info.shape, info.dtype, tensor, op=call.path, label=f"{label} input {position}"
+                    decision,
+                    info.shape,
+                    info.dtype,
+                    tensor,
+                    op=call.path,
+                    label=f"{label} input {position}",
                 )
         outputs = {}
         for position, info in enumerate(call.outputs):
             if is_float(info.dtype):
                 decision = boundary_decision(rule, "module_output_spec", position)
                 outputs[position] = collector.entry(
-                    decision, info.shape, info.dtype, tensor, op=call.path, label=f"{label} output {position}"
+                    decision,
+                    info.shape,
+                    info.dtype,
+                    tensor,
+                    op=call.path,
+                    label=f"{label} output {position}",
                 )
-        boundaries.append(ModuleBoundary(module=call.path, call_site=call.call_site, inputs=inputs, outputs=outputs))
+        boundaries.append(
+            ModuleBoundary(
+                module=call.path, call_site=call.call_site, inputs=inputs, outputs=outputs
+            )
+        )
     return boundaries

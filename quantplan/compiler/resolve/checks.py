@@ -47,7 +47,9 @@ def _parent_config(decided: DecidedOp, index: ConfigIndex):
     return candidates[1].path, candidates[1].config
 
 
-def implicit_default_findings(findings: RuleFindings, decided_ops: Iterable[DecidedOp], index: ConfigIndex) -> None:
+def implicit_default_findings(
+    findings: RuleFindings, decided_ops: Iterable[DecidedOp], index: ConfigIndex
+) -> None:
     """Note configs whose omitted op_input_spec/op_output_spec quantize activations by default.
 
     This fires when the config sets op_state_spec itself (so it reads as weight-only), or when
@@ -95,16 +97,24 @@ def edge_findings(findings: RuleFindings, decided_ops: list[DecidedOp], examples
     for decided in decided_ops:
         consumer = decided.plan_op
         for index, entry in consumer.inputs.items():
-            producer_name = decided.node.input_producers[index] if index < len(decided.node.input_producers) else None
+            producer_name = (
+                decided.node.input_producers[index]
+                if index < len(decided.node.input_producers)
+                else None
+            )
             producer = by_name.get(producer_name)
             if producer is None or len(producer.outputs) != 1:
                 continue
             produced = next(iter(producer.outputs.values()))
             if produced.spec != entry.spec:
                 key = (produced.rule, _label(produced.spec), entry.rule, _label(entry.spec))
-                groups.setdefault(key, []).append(f"{producer.name} -> {consumer.name} (input {index})")
+                groups.setdefault(key, []).append(
+                    f"{producer.name} -> {consumer.name} (input {index})"
+                )
     for (producer_rule, producer_spec, consumer_rule, consumer_spec), edges in groups.items():
-        shown = ", ".join(edges[:examples]) + (f" and {len(edges) - examples} more" if len(edges) > examples else "")
+        shown = ", ".join(edges[:examples]) + (
+            f" and {len(edges) - examples} more" if len(edges) > examples else ""
+        )
         findings.add(
             "info",
             "edge-spec-mismatch",
@@ -118,7 +128,9 @@ def _label(spec) -> str:
     return "float" if spec is None else f"{spec.dtype} {spec.granularity.type}"
 
 
-def fused_findings(findings: RuleFindings, groups: dict[str, list[str]], decided: dict[str, DecidedOp]) -> None:
+def fused_findings(
+    findings: RuleFindings, groups: dict[str, list[str]], decided: dict[str, DecidedOp]
+) -> None:
     """Note fused groups whose first op's rule asked for another output spec than the last op's."""
     for first_name, members in groups.items():
         first, last = decided.get(first_name), decided.get(members[-1])
@@ -136,7 +148,9 @@ def fused_findings(findings: RuleFindings, groups: dict[str, list[str]], decided
             )
 
 
-def unselected_weight_findings(findings: RuleFindings, unselected: dict[str, list[tuple[str, str]]]) -> None:
+def unselected_weight_findings(
+    findings: RuleFindings, unselected: dict[str, list[tuple[str, str]]]
+) -> None:
     """Note, once per rule, the parameters named `weight` that its `weight` key did not select.
 
     The `weight` key of `op_state_spec` selects the parameter in an op's weight role (the
@@ -153,7 +167,7 @@ def unselected_weight_findings(findings: RuleFindings, unselected: dict[str, lis
             f"{rule} selects only parameters in an op's weight role (the weight of a linear, conv, "
             f"embedding or parameter-operand matmul), so {len(paths)} "
             f"parameter(s) named weight that {', '.join(op_types)} ops read have no entry and stay in float: "
-            f"{shown}. To quantize them, give those ops an op_state_spec with a \"*\" key "
-            f"(for example op_type_config[\"{op_types[0]}\"]).",
+            f'{shown}. To quantize them, give those ops an op_state_spec with a "*" key '
+            f'(for example op_type_config["{op_types[0]}"]).',
             rule,
         )

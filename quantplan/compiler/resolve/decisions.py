@@ -68,7 +68,11 @@ def state_key(specs: dict | None, local_name: str, role: str) -> str | None:
     if not specs:
         return None
     own_name = local_name if (local_name != "weight" or role == "weight") else None
-    for key, applies in ((own_name, own_name is not None), ("weight", role == "weight"), ("*", True)):
+    for key, applies in (
+        (own_name, own_name is not None),
+        ("weight", role == "weight"),
+        ("*", True),
+    ):
         if applies and key in specs:
             return key
     return None
@@ -83,8 +87,14 @@ def decide_state_tensor(rule: OpRule, local_name: str, role: str) -> TensorDecis
         return TensorDecision(None, _group_rule(rule, "op_state_spec", ""), "op_state_spec")
     key = state_key(specs, local_name, role)
     if key is None:
-        return TensorDecision(None, _group_rule(rule, "op_state_spec", quote(local_name), absent=True), "op_state_spec")
-    return TensorDecision(specs[key], _group_rule(rule, "op_state_spec", quote(key)), "op_state_spec", key)
+        return TensorDecision(
+            None,
+            _group_rule(rule, "op_state_spec", quote(local_name), absent=True),
+            "op_state_spec",
+        )
+    return TensorDecision(
+        specs[key], _group_rule(rule, "op_state_spec", quote(key)), "op_state_spec", key
+    )
 
 
 def boundary_decision(rule: ModuleRule, group: str, index: int) -> TensorDecision:

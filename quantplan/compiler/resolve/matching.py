@@ -128,7 +128,9 @@ class ConfigIndex:
         """Return the module at `path`; an unknown path gets a record with only its class."""
         module = self.modules.get(path)
         if module is None:
-            module = ModuleInfo(path=path, type=type_name or "", mro=(type_name,) if type_name else ())
+            module = ModuleInfo(
+                path=path, type=type_name or "", mro=(type_name,) if type_name else ()
+            )
         return module
 
     def _type_targets(self) -> list[frozenset[str]]:
@@ -232,7 +234,9 @@ def op_type_matches(key: str, op_type: str, target: str) -> bool:
     return key == target or (target.count(".") >= 2 and key == target.rpartition(".")[0])
 
 
-def op_rule_candidates(module_rule: ModuleRule, op_name: str, op_type: str, target: str) -> list[OpRule]:
+def op_rule_candidates(
+    module_rule: ModuleRule, op_name: str, op_type: str, target: str
+) -> list[OpRule]:
     """Return the op-level rules of the deciding module config that match an op, winner first.
 
     A module config of None yields one `own` rule with config None (the scope is disabled).

@@ -38,7 +38,15 @@ class EntryCollector:
     unselected_weights: dict[str, list[tuple[str, str]]] = attrs.field(factory=dict)
 
     def entry(
-        self, decision: TensorDecision, shape: tuple, dtype: str, tensor: TensorRole, *, op: str, label: str, param: str | None = None
+        self,
+        decision: TensorDecision,
+        shape: tuple,
+        dtype: str,
+        tensor: TensorRole,
+        *,
+        op: str,
+        label: str,
+        param: str | None = None,
     ) -> Entry:
         """Resolve one decision into an entry; a skip or a missing axis leaves it in float."""
         if decision.spec is None:
@@ -46,11 +54,17 @@ class EntryCollector:
         try:
             resolved = resolve_tensor_spec(decision.spec, shape, tensor)
         except AxisRequired as error:
-            self.axis_errors.append(ErrorDetail(path=_strip_default(decision.rule), message=f"{label} of op {op}: {error}"))
+            self.axis_errors.append(
+                ErrorDetail(
+                    path=_strip_default(decision.rule), message=f"{label} of op {op}: {error}"
+                )
+            )
             return Entry(shape, dtype, None, decision.rule, param)
         if isinstance(resolved, Skip):
             target = {"param": param} if param else {"tensor": label}
-            self.skipped.append(Skipped(op=op, reason=resolved.reason, rule=decision.rule, **target))
+            self.skipped.append(
+                Skipped(op=op, reason=resolved.reason, rule=decision.rule, **target)
+            )
             return Entry(shape, dtype, None, decision.rule, param)
         return Entry(shape, dtype, resolved, decision.rule, param)
 
@@ -70,7 +84,9 @@ class OpContext:
     quantize_outputs: bool = True
 
 
-def resolve_op(op: OpNode, context: OpContext, params: dict[str, ParamInfo], collector: EntryCollector) -> PlanOp:
+def resolve_op(
+    op: OpNode, context: OpContext, params: dict[str, ParamInfo], collector: EntryCollector
+) -> PlanOp:
     """Build the plan op for `op`, with an entry per candidate tensor."""
     inputs = _input_entries(op, context, collector) if context.quantize_inputs else {}
     outputs = _output_entries(op, context, collector) if context.quantize_outputs else {}
@@ -102,7 +118,9 @@ def _input_entries(op: OpNode, context: OpContext, collector: EntryCollector) ->
             continue
         decision = decide_index_tensor(context.rule, "op_input_spec", index)
         label = f"{op.name} input {index}"
-        entries[index] = collector.entry(decision, tensor.shape, tensor.dtype, _activation(op), op=op.name, label=label)
+        entries[index] = collector.entry(
+            decision, tensor.shape, tensor.dtype, _activation(op), op=op.name, label=label
+        )
     return entries
 
 
@@ -113,11 +131,15 @@ def _output_entries(op: OpNode, context: OpContext, collector: EntryCollector) -
             continue
         decision = decide_index_tensor(context.rule, "op_output_spec", index)
         label = f"{op.name} output {index}"
-        entries[index] = collector.entry(decision, tensor.shape, tensor.dtype, _activation(op), op=op.name, label=label)
+        entries[index] = collector.entry(
+            decision, tensor.shape, tensor.dtype, _activation(op), op=op.name, label=label
+        )
     return entries
 
 
-def _state_entries(op: OpNode, context: OpContext, params: dict[str, ParamInfo], collector: EntryCollector) -> dict[str, Entry]:
+def _state_entries(
+    op: OpNode, context: OpContext, params: dict[str, ParamInfo], collector: EntryCollector
+) -> dict[str, Entry]:
     if context.info.kind == "norm":
         return {}  # batch norm after a conv is folded into the conv's weight
     specs = None if context.rule.config is None else context.rule.config.op_state_spec
@@ -147,6 +169,10 @@ def _groups(op: OpNode, param: ParamInfo) -> int:
     if not op.type.startswith("conv_transpose") or not op.outputs or len(param.shape) < 2:
         return 1
     output: TensorInfo = op.outputs[0]
-    if len(output.shape) != len(param.shape) or not isinstance(output.shape[1], int) or not param.shape[1]:
+    if (
+        len(output.shape) != len(param.shape)
+        or not isinstance(output.shape[1], int)
+        or not param.shape[1]
+    ):
         return 1
     return max(1, output.shape[1] // param.shape[1])

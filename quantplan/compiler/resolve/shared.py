@@ -15,7 +15,9 @@ from quantplan.plan.model import Entry, PlanOp, SharedGroup
 __all__ = ["shared_groups"]
 
 
-def shared_groups(ops: Iterable[PlanOp], params: Iterable[ParamInfo]) -> tuple[list[SharedGroup], list[ErrorDetail]]:
+def shared_groups(
+    ops: Iterable[PlanOp], params: Iterable[ParamInfo]
+) -> tuple[list[SharedGroup], list[ErrorDetail]]:
     """Return the shared groups in parameter order, and one error per storage with conflicting specs."""
     by_alias = {}
     for param in params:
@@ -37,7 +39,14 @@ def shared_groups(ops: Iterable[PlanOp], params: Iterable[ParamInfo]) -> tuple[l
             errors.append(_conflict(param, uses))
             continue
         first = uses[0][1]
-        groups.append(SharedGroup(params=param.aliases or (param.path,), ops=op_names, spec=first.spec, rule=first.rule))
+        groups.append(
+            SharedGroup(
+                params=param.aliases or (param.path,),
+                ops=op_names,
+                spec=first.spec,
+                rule=first.rule,
+            )
+        )
     return groups, errors
 
 
@@ -45,12 +54,17 @@ def _describe(spec) -> str:
     if spec is None:
         return "float"
     granularity = spec.granularity
-    return f"{spec.dtype} {granularity.type} (axis {granularity.axis}, block {granularity.block_size})"
+    return (
+        f"{spec.dtype} {granularity.type} (axis {granularity.axis}, block {granularity.block_size})"
+    )
 
 
 def _conflict(param: ParamInfo, uses: list[tuple[PlanOp, Entry]]) -> ErrorDetail:
     aliases = ", ".join(param.aliases or (param.path,))
-    lines = [f"op {op.name} reads {entry.param} as {_describe(entry.spec)} by {entry.rule}" for op, entry in uses]
+    lines = [
+        f"op {op.name} reads {entry.param} as {_describe(entry.spec)} by {entry.rule}"
+        for op, entry in uses
+    ]
     rules = sorted({entry.rule for _, entry in uses})
     return ErrorDetail(
         path=rules[0],

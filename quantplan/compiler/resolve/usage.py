@@ -36,7 +36,9 @@ def collect_usage(graph: ModelGraph, index: ConfigIndex, quantizable: set[str]) 
         for op_rule in op_rule_candidates(rule, op.name, op.type, op.target):
             if op_rule.kind != "own":
                 key = (rule.path, op_rule.kind, op_rule.key)
-                usage.op_matched.setdefault(key, []).append(op.name if op.name in quantizable else f"!{op.name}")
+                usage.op_matched.setdefault(key, []).append(
+                    op.name if op.name in quantizable else f"!{op.name}"
+                )
     return usage
 
 

@@ -27,7 +27,9 @@ class ShapeGuard(nn.Module):
         try:
             return self.guard(*args, **kwargs)
         except AssertionError as error:
-            raise PlanError(ErrorDetail(path="inputs", message=_shape_message(str(error)))) from error
+            raise PlanError(
+                ErrorDetail(path="inputs", message=_shape_message(str(error)))
+            ) from error
 
 
 def _shape_message(guard: str) -> str:

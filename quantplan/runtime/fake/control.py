@@ -58,7 +58,10 @@ def is_prepared(model: nn.Module) -> bool:
 
 
 def _snapshot(model: nn.Module) -> list[tuple[FakeQuantizer, bool, bool]]:
-    return [(quantizer, quantizer.observe_enabled, quantizer.fake_quant_enabled) for quantizer in fake_quantizers(model)]
+    return [
+        (quantizer, quantizer.observe_enabled, quantizer.fake_quant_enabled)
+        for quantizer in fake_quantizers(model)
+    ]
 
 
 @contextlib.contextmanager
@@ -107,7 +110,9 @@ def freeze_activations(model: nn.Module) -> None:
 
     Raises PlanError naming every quantizer whose observer never saw data, before changing any.
     """
-    activations = [quantizer for quantizer in fake_quantizers(model) if quantizer.role == "activation"]
+    activations = [
+        quantizer for quantizer in fake_quantizers(model) if quantizer.role == "activation"
+    ]
     missing = [quantizer.key for quantizer in activations if not quantizer.has_qparams]
     if missing:
         raise PlanError(

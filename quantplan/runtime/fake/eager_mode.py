@@ -47,7 +47,13 @@ class WeightParametrization(nn.Module):
         return output
 
 
-def install_eager(model: nn.Module, plan: Plan, graph: ModelGraph, sites: list[Site], quantizers: list[FakeQuantizer]) -> nn.Module:
+def install_eager(
+    model: nn.Module,
+    plan: Plan,
+    graph: ModelGraph,
+    sites: list[Site],
+    quantizers: list[FakeQuantizer],
+) -> nn.Module:
     """Attach every site's quantizer to `model` in place; on any failure, remove what was attached."""
     pairs = list(zip(sites, quantizers, strict=True))
     weight_targets = [_weight_targets(model, site) for site, _ in pairs if site.role == "weight"]
@@ -56,7 +62,7 @@ def install_eager(model: nn.Module, plan: Plan, graph: ModelGraph, sites: list[S
     registered: list[tuple[nn.Module, str]] = []
     try:
         weights = [(site, quantizer) for site, quantizer in pairs if site.role == "weight"]
-        for (site, quantizer), targets in zip(weights, weight_targets, strict=True):
+        for (_site, quantizer), targets in zip(weights, weight_targets, strict=True):
             parametrization = WeightParametrization(quantizer, runtime.quantized_weights)
             for owner, name in targets:
                 parametrize.register_parametrization(owner, name, parametrization)
@@ -86,11 +92,23 @@ def _keep_state_dict_path(owner: nn.Module, name: str) -> list:
         if prefix + stored in state_dict:
             state_dict[prefix + name] = state_dict.pop(prefix + stored)
 
-    def load(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs) -> None:
+    def load(
+        module,
+        state_dict,
+        prefix,
+        local_metadata,
+        strict,
+        missing_keys,
+        unexpected_keys,
+        error_msgs,
+    ) -> None:
         if prefix + name in state_dict:
             state_dict[prefix + stored] = state_dict.pop(prefix + name)
 
-    return [owner.register_state_dict_post_hook(save), owner.register_load_state_dict_pre_hook(load)]
+    return [
+        owner.register_state_dict_post_hook(save),
+        owner.register_load_state_dict_pre_hook(load),
+    ]
 
 
 def _weight_targets(model: nn.Module, site: Site) -> list[tuple[nn.Module, str]]:
@@ -102,7 +120,9 @@ def _weight_targets(model: nn.Module, site: Site) -> list[tuple[nn.Module, str]]
         except AttributeError:
             owner = None
         if owner is None or not isinstance(owner._parameters.get(name), nn.Parameter):
-            raise PlanError(ErrorDetail(path=site.key, message=f"parameter {path} was not found on the model."))
+            raise PlanError(
+                ErrorDetail(path=site.key, message=f"parameter {path} was not found on the model.")
+            )
         targets.append((owner, name))
     return targets
 
@@ -117,7 +137,11 @@ def _install_module_sites(model: nn.Module, pairs, runtime: EagerQuantizationMod
         try:
             module = model.get_submodule(path)
         except AttributeError:
-            raise PlanError(ErrorDetail(path=f"modules/{path}", message=f"module {path} was not found on the model.")) from None
+            raise PlanError(
+                ErrorDetail(
+                    path=f"modules/{path}", message=f"module {path} was not found on the model."
+                )
+            ) from None
         boundary = _ModuleBoundary(module_sites, runtime)
         handles.append(module.register_forward_pre_hook(boundary.before, with_kwargs=True))
         handles.append(module.register_forward_hook(boundary.after))
@@ -129,18 +153,32 @@ class _ModuleBoundary:
 
     def __init__(self, sites: list[tuple[Site, FakeQuantizer]], runtime: EagerQuantizationMode):
         self.runtime = runtime
-        self.inputs = {(site.location.call_site, site.location.index): quantizer for site, quantizer in sites if site.location.kind == "module_input"}
-        self.outputs = {(site.location.call_site, site.location.index): quantizer for site, quantizer in sites if site.location.kind == "module_output"}
+        self.inputs = {
+            (site.location.call_site, site.location.index): quantizer
+            for site, quantizer in sites
+            if site.location.kind == "module_input"
+        }
+        self.outputs = {
+            (site.location.call_site, site.location.index): quantizer
+            for site, quantizer in sites
+            if site.location.kind == "module_output"
+        }
         self.counter_key = object()
         self._current: list[int] = []
 
     def before(self, module: nn.Module, args: tuple, kwargs: dict):
         call_site = self.runtime.next_call_site(self.counter_key)
         self._current.append(call_site)
-        wanted = {index: quantizer for (site, index), quantizer in self.inputs.items() if site == call_site}
+        wanted = {
+            index: quantizer
+            for (site, index), quantizer in self.inputs.items()
+            if site == call_site
+        }
         if not wanted:
             return None
-        positions = {id(value): position for position, value in argument_positions(module, args, kwargs)}
+        positions = {
+            id(value): position for position, value in argument_positions(module, args, kwargs)
+        }
         with torch._C.DisableTorchFunction():
             args = tuple(_quantize_if(value, positions, wanted) for value in args)
             kwargs = {key: _quantize_if(value, positions, wanted) for key, value in kwargs.items()}
@@ -148,7 +186,11 @@ class _ModuleBoundary:
 
     def after(self, module: nn.Module, args: tuple, output: Any):
         call_site = self._current.pop() if self._current else 0
-        wanted = {index: quantizer for (site, index), quantizer in self.outputs.items() if site == call_site}
+        wanted = {
+            index: quantizer
+            for (site, index), quantizer in self.outputs.items()
+            if site == call_site
+        }
         if not wanted:
             return None
         with torch._C.DisableTorchFunction():
@@ -165,5 +207,9 @@ def _quantize_outputs(output: Any, wanted: dict[int, FakeQuantizer]) -> Any:
     if isinstance(output, torch.Tensor):
         return wanted[0](output) if 0 in wanted else output
     tensors = flat_tensors(output)
-    replacements = {id(tensor): wanted[index](tensor) for index, tensor in enumerate(tensors) if index in wanted}
-    return pytree.tree_map_only(torch.Tensor, lambda tensor: replacements.get(id(tensor), tensor), output)
+    replacements = {
+        id(tensor): wanted[index](tensor) for index, tensor in enumerate(tensors) if index in wanted
+    }
+    return pytree.tree_map_only(
+        torch.Tensor, lambda tensor: replacements.get(id(tensor), tensor), output
+    )

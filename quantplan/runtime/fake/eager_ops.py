@@ -153,7 +153,10 @@ class EagerQuantizationMode(TorchFunctionMode):
                 new_args.append(type(value)(visit(item) for item in value))
             else:
                 new_args.append(visit(value))
-        new_kwargs = {key: visit(value) if isinstance(value, torch.Tensor) else value for key, value in kwargs.items()}
+        new_kwargs = {
+            key: visit(value) if isinstance(value, torch.Tensor) else value
+            for key, value in kwargs.items()
+        }
         return tuple(new_args), new_kwargs
 
 

@@ -70,16 +70,24 @@ def _node(module: fx.GraphModule, name: str, site: Site) -> fx.Node:
         if node.name == name:
             return node
     raise PlanError(
-        ErrorDetail(path=site.key, message=f"op {name} of the plan has no node in the exported graph; recompile the plan.")
+        ErrorDetail(
+            path=site.key,
+            message=f"op {name} of the plan has no node in the exported graph; recompile the plan.",
+        )
     )
 
 
 def _param_action(module: fx.GraphModule, site: Site):
     aliases = set(site.aliases) | {site.location.target}
-    nodes = [node for node in module.graph.nodes if node.op == "get_attr" and node.target in aliases]
+    nodes = [
+        node for node in module.graph.nodes if node.op == "get_attr" and node.target in aliases
+    ]
     if not nodes:
         raise PlanError(
-            ErrorDetail(path=site.key, message=f"parameter {site.location.target} is not read by the exported graph.")
+            ErrorDetail(
+                path=site.key,
+                message=f"parameter {site.location.target} is not read by the exported graph.",
+            )
         )
 
     def insert(target: str) -> None:
@@ -117,7 +125,9 @@ def _input_action(module: fx.GraphModule, site: Site, graph: ModelGraph, state: 
 
 def _output_action(node: fx.Node, site: Site):
     index = site.location.index
-    target_node = node if index == 0 and not _is_multi_output(node) else _getitem_user(node, index, site)
+    target_node = (
+        node if index == 0 and not _is_multi_output(node) else _getitem_user(node, index, site)
+    )
 
     def insert(target: str) -> None:
         _quantize_after(node.graph.owning_module, target_node, target)
@@ -131,9 +141,17 @@ def _is_multi_output(node: fx.Node) -> bool:
 
 def _getitem_user(node: fx.Node, index: int, site: Site) -> fx.Node:
     for user in node.users:
-        if user.op == "call_function" and getattr(user.target, "__name__", "") == "getitem" and user.args[1] == index:
+        if (
+            user.op == "call_function"
+            and getattr(user.target, "__name__", "") == "getitem"
+            and user.args[1] == index
+        ):
             return user
-    raise PlanError(ErrorDetail(path=site.key, message=f"output {index} of op {node.name} is never used in the graph."))
+    raise PlanError(
+        ErrorDetail(
+            path=site.key, message=f"output {index} of op {node.name} is never used in the graph."
+        )
+    )
 
 
 def _quantize_after(module: fx.GraphModule, node: fx.Node, target: str) -> fx.Node:
@@ -148,7 +166,9 @@ def _graph_op(graph: ModelGraph, name: str):
     for op in graph.ops:
         if op.name == name:
             return op
-    raise PlanError(ErrorDetail(path=f"ops/{name}", message=f"op {name} is missing from the captured graph."))
+    raise PlanError(
+        ErrorDetail(path=f"ops/{name}", message=f"op {name} is missing from the captured graph.")
+    )
 
 
 def _module_call(graph: ModelGraph, site: Site):
@@ -156,7 +176,10 @@ def _module_call(graph: ModelGraph, site: Site):
         if call.path == site.location.target and call.call_site == site.location.call_site:
             return call
     raise PlanError(
-        ErrorDetail(path=site.key, message=f"module {site.location.target} has no recorded call {site.location.call_site}.")
+        ErrorDetail(
+            path=site.key,
+            message=f"module {site.location.target} has no recorded call {site.location.call_site}.",
+        )
     )
 
 
@@ -172,7 +195,9 @@ def _module_output_action(module: fx.GraphModule, site: Site, graph: ModelGraph)
     return _output_action(_node(module, call.last_op, site), site)
 
 
-def _module_input_action(module: fx.GraphModule, site: Site, graph: ModelGraph, state: set[fx.Node]):
+def _module_input_action(
+    module: fx.GraphModule, site: Site, graph: ModelGraph, state: set[fx.Node]
+):
     call = _module_call(graph, site)
     if call.first_op is None or len(call.inputs) != 1:
         raise UnsupportedError(
@@ -184,7 +209,9 @@ def _module_input_action(module: fx.GraphModule, site: Site, graph: ModelGraph, 
     first = _node(module, call.first_op, site)
     slots = activation_slots(first, state)
     if not slots:
-        raise PlanError(ErrorDetail(path=site.key, message=f"the first op of {call.path} reads no activation."))
+        raise PlanError(
+            ErrorDetail(path=site.key, message=f"the first op of {call.path} reads no activation.")
+        )
     _, argument = slots[0]
 
     def insert(target: str) -> None:

@@ -111,7 +111,12 @@ class FakeQuantizer(nn.Module):
     @property
     def has_qparams(self) -> bool:
         """Whether qparams exist: frozen, a weight (its own range), dynamic, or an observer with data."""
-        return self.frozen or self.role == "weight" or self.dynamic or _observer_has_data(self.observer)
+        return (
+            self.frozen
+            or self.role == "weight"
+            or self.dynamic
+            or _observer_has_data(self.observer)
+        )
 
     @property
     def nan_count(self) -> int:
@@ -127,7 +132,9 @@ class FakeQuantizer(nn.Module):
             return 0
         return int(getattr(self.observer, "inf_count", 0))
 
-    def qparams(self, weight: torch.Tensor | None = None, *, device: torch.device | None = None) -> QParams:
+    def qparams(
+        self, weight: torch.Tensor | None = None, *, device: torch.device | None = None
+    ) -> QParams:
         """Return the qparams in use: frozen ones, else the observer's (or the weight's own)."""
         if self._frozen is not None:
             if device is not None and self._frozen.scale.device != device:
@@ -135,8 +142,14 @@ class FakeQuantizer(nn.Module):
             return self._frozen
         if self.role == "weight":
             if weight is None:
-                raise PlanError(ErrorDetail(path=self.key, message="the weight is needed to compute its qparams."))
-            return compute_qparams(weight.detach(), self.spec, role="weight", block_shape=self.block_shape)
+                raise PlanError(
+                    ErrorDetail(
+                        path=self.key, message="the weight is needed to compute its qparams."
+                    )
+                )
+            return compute_qparams(
+                weight.detach(), self.spec, role="weight", block_shape=self.block_shape
+            )
         if self._qparams_cache is None:
             self._qparams_cache = self._observer_qparams()
         return self._qparams_cache
@@ -144,7 +157,10 @@ class FakeQuantizer(nn.Module):
     def _observer_qparams(self) -> QParams:
         if self.dynamic:
             raise PlanError(
-                ErrorDetail(path=self.key, message="a dynamic quantizer computes qparams per call and stores none.")
+                ErrorDetail(
+                    path=self.key,
+                    message="a dynamic quantizer computes qparams per call and stores none.",
+                )
             )
         if not _observer_has_data(self.observer):
             raise PlanError(
@@ -227,11 +243,15 @@ class FakeQuantizer(nn.Module):
 
 def _observer_has_data(observer) -> bool:
     running_min = getattr(observer, "running_min", None)
-    return running_min is not None and (not isinstance(running_min, torch.Tensor) or running_min.numel() > 0)
+    return running_min is not None and (
+        not isinstance(running_min, torch.Tensor) or running_min.numel() > 0
+    )
 
 
 def _qparams_to(qparams: QParams, device: torch.device) -> QParams:
     def move(value: torch.Tensor | None) -> torch.Tensor | None:
         return None if value is None else value.to(device)
 
-    return QParams(scale=move(qparams.scale), zero_point=move(qparams.zero_point), minval=move(qparams.minval))
+    return QParams(
+        scale=move(qparams.scale), zero_point=move(qparams.zero_point), minval=move(qparams.minval)
+    )

@@ -43,7 +43,9 @@ __all__ = ["PLAN_CAPTURE", "VARIANT_META", "export_for_runtime", "preferred_vari
 VARIANT_META = "quantplan_runtime_export"
 PLAN_CAPTURE = "plan_capture"
 _SHAPE_NAMES = ("all_dims", "dim0")
-_preferred: contextvars.ContextVar[str | None] = contextvars.ContextVar("quantplan_preferred_export", default=None)
+_preferred: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "quantplan_preferred_export", default=None
+)
 
 
 @contextmanager
@@ -83,11 +85,16 @@ def export_for_runtime(
     return _tagged(captured.exported, PLAN_CAPTURE)
 
 
-def _candidates(model, args, kwargs, auto_dynamic: bool, boundary_modules: tuple[str, ...]) -> dict[str, tuple]:
+def _candidates(
+    model, args, kwargs, auto_dynamic: bool, boundary_modules: tuple[str, ...]
+) -> dict[str, tuple]:
     """Return the export variants to try, in order, keyed by their recorded names."""
     shapes = []
     if auto_dynamic:
-        shapes = [(name, _dynamic_shapes(model, args, kwargs, all_dims=name == "all_dims")) for name in _SHAPE_NAMES]
+        shapes = [
+            (name, _dynamic_shapes(model, args, kwargs, all_dims=name == "all_dims"))
+            for name in _SHAPE_NAMES
+        ]
     shapes.append(("static", None))
     candidates: dict[str, tuple] = {}
     seen = []
@@ -102,7 +109,9 @@ def _candidates(model, args, kwargs, auto_dynamic: bool, boundary_modules: tuple
     return candidates
 
 
-def _accepted_export(model, args, kwargs, candidate: tuple, captured) -> torch.export.ExportedProgram | None:
+def _accepted_export(
+    model, args, kwargs, candidate: tuple, captured
+) -> torch.export.ExportedProgram | None:
     program = _try_export(model, args, kwargs, *candidate)
     return program if program is not None and _has_ops_of(program.graph, captured) else None
 

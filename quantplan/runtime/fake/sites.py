@@ -117,7 +117,9 @@ def _activation_sites(plan: Plan, graph: ModelGraph) -> list[Site]:
         for index, entry in op.inputs.items():
             if entry.spec is None:
                 continue
-            serving = _producer_site(output_sites, producers.get(op.name, ()), index, entry, plan_ops)
+            serving = _producer_site(
+                output_sites, producers.get(op.name, ()), index, entry, plan_ops
+            )
             if serving is not None:
                 serving["entries"].append(entry_id("ops", op.name, "inputs", index))
                 continue
@@ -131,7 +133,9 @@ def _activation_sites(plan: Plan, graph: ModelGraph) -> list[Site]:
     return [_freeze_site(site) for site in sites]
 
 
-def _producer_site(output_sites: dict, producers: tuple, index: int, entry: Entry, plan_ops: dict) -> dict | None:
+def _producer_site(
+    output_sites: dict, producers: tuple, index: int, entry: Entry, plan_ops: dict
+) -> dict | None:
     if index >= len(producers) or producers[index] is None:
         return None
     producer = plan_ops.get(producers[index])
@@ -172,8 +176,18 @@ def _module_sites(plan: Plan) -> list[Site]:
                 if entry.spec is None:
                     continue
                 key = entry_id("modules", boundary.module, group, index, boundary.call_site)
-                location = SiteLocation(kind=kind, target=boundary.module, index=index, call_site=boundary.call_site)
-                sites.append(Site(key=key, role="activation", spec=entry.spec, entries=(key,), location=location))
+                location = SiteLocation(
+                    kind=kind, target=boundary.module, index=index, call_site=boundary.call_site
+                )
+                sites.append(
+                    Site(
+                        key=key,
+                        role="activation",
+                        spec=entry.spec,
+                        entries=(key,),
+                        location=location,
+                    )
+                )
     return sites
 
 

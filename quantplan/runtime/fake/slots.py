@@ -45,7 +45,7 @@ def _slots_of(prefix: Slot, value, state: set[fx.Node]) -> list[tuple[Slot, fx.N
     if isinstance(value, (list, tuple)):
         found = []
         for position, item in enumerate(value):
-            found += [(prefix + (position,), node) for _, node in _slots_of((), item, state)]
+            found += [((*prefix, position), node) for _, node in _slots_of((), item, state)]
         return found
     if isinstance(value, fx.Node) and value not in state and _is_float_tensor(value):
         return [(prefix, value)]

@@ -68,7 +68,9 @@ def _expected_dtypes(layout: dict) -> dict[str, torch.dtype]:
     return expected
 
 
-def _layout_problems(key: str, layout: dict, tensors: Mapping[str, torch.Tensor]) -> list[ErrorDetail]:
+def _layout_problems(
+    key: str, layout: dict, tensors: Mapping[str, torch.Tensor]
+) -> list[ErrorDetail]:
     problems = []
     for suffix, dtype in _expected_dtypes(layout).items():
         tensor = tensors.get(key + suffix)
@@ -108,4 +110,7 @@ def _value_problem(tensor: torch.Tensor, *, is_scale: bool, is_parameter: bool) 
 
 def _any(tensor: torch.Tensor, predicate: Callable[[torch.Tensor], torch.Tensor]) -> bool:
     flat = tensor.reshape(-1)
-    return any(bool(predicate(flat[start : start + _CHUNK]).any()) for start in range(0, flat.numel(), _CHUNK))
+    return any(
+        bool(predicate(flat[start : start + _CHUNK]).any())
+        for start in range(0, flat.numel(), _CHUNK)
+    )

@@ -32,7 +32,16 @@ from quantplan.runtime.formats.floats import (
 )
 from quantplan.runtime.formats.subbyte import SUBBYTE_LAYOUT, pack_subbyte, unpack_subbyte
 
-__all__ = ["FORMAT_VERSION", "PackedTensor", "dequantize", "empty_packed", "pack", "pack_codes", "unpack_codes", "unpack_qparams"]
+__all__ = [
+    "FORMAT_VERSION",
+    "PackedTensor",
+    "dequantize",
+    "empty_packed",
+    "pack",
+    "pack_codes",
+    "unpack_codes",
+    "unpack_qparams",
+]
 
 FORMAT_VERSION = 1
 _FP4 = torch.float4_e2m1fn_x2
@@ -62,11 +71,18 @@ class PackedTensor:
         """Return the zero points on the block grid: stored, or filled with the implied value."""
         if self.zero_point is not None or self.implied_zero_point is None:
             return self.zero_point
-        return torch.full(self.scale.shape, self.implied_zero_point, dtype=torch.int32, device=self.scale.device)
+        return torch.full(
+            self.scale.shape, self.implied_zero_point, dtype=torch.int32, device=self.scale.device
+        )
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """Return the stored tensors keyed by role: data, scale and zero_point or minval."""
-        found = {"data": self.data, "scale": self.scale, "zero_point": self.zero_point, "minval": self.minval}
+        found = {
+            "data": self.data,
+            "scale": self.scale,
+            "zero_point": self.zero_point,
+            "minval": self.minval,
+        }
         return {role: tensor for role, tensor in found.items() if tensor is not None}
 
     def layout(self) -> dict:
@@ -100,7 +116,14 @@ def _is_subbyte(name: str) -> bool:
     return name in _FOUR_BIT or name in ("int2", "uint2")
 
 
-def pack(x: torch.Tensor, qparams, spec: QuantizationSpec, block_shape: tuple[int, ...], *, name: str | None = None) -> PackedTensor:
+def pack(
+    x: torch.Tensor,
+    qparams,
+    spec: QuantizationSpec,
+    block_shape: tuple[int, ...],
+    *,
+    name: str | None = None,
+) -> PackedTensor:
     """Quantize `x` with `qparams` through the numerics and pack the codes."""
     from quantplan.runtime.numerics import quantize_codes
 
@@ -121,7 +144,11 @@ def pack_codes(
     element = spec.element
     data = _pack_data(codes, spec, element, name)
     e8m0 = spec.effective_scale_dtype == torch.float8_e8m0fnu
-    scale = encode_e8m0(qparams.scale, name=name) if e8m0 else qparams.scale.to(torch.float32).contiguous()
+    scale = (
+        encode_e8m0(qparams.scale, name=name)
+        if e8m0
+        else qparams.scale.to(torch.float32).contiguous()
+    )
     zero_point, minval = _offsets(qparams, spec, element)
     implied = _implied_zero_point(spec, element)
     return PackedTensor(
@@ -138,13 +165,17 @@ def pack_codes(
 
 
 def _implied_zero_point(spec: QuantizationSpec, element: ElementType) -> int | None:
-    symmetric = spec.qscheme is not QuantizationScheme.ASYMMETRIC and spec.qformulation is QFormulation.ZP
+    symmetric = (
+        spec.qscheme is not QuantizationScheme.ASYMMETRIC and spec.qformulation is QFormulation.ZP
+    )
     if element.is_float or not symmetric:
         return None
     return 0 if element.signed else 1 << (element.bits - 1)
 
 
-def _pack_data(codes: torch.Tensor, spec: QuantizationSpec, element: ElementType, name: str | None) -> torch.Tensor:
+def _pack_data(
+    codes: torch.Tensor, spec: QuantizationSpec, element: ElementType, name: str | None
+) -> torch.Tensor:
     if spec.dtype == _FP4:
         return pack_subbyte(encode_e2m1(codes, name=name), 4, signed=False, name=name)
     if element.is_float:
@@ -156,7 +187,9 @@ def _pack_data(codes: torch.Tensor, spec: QuantizationSpec, element: ElementType
     return codes.to(torch.int8 if element.signed else torch.uint8).contiguous()
 
 
-def _offsets(qparams, spec: QuantizationSpec, element: ElementType) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+def _offsets(
+    qparams, spec: QuantizationSpec, element: ElementType
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     if element.is_float:
         return None, None
     if spec.qformulation is QFormulation.MINVAL:
@@ -171,7 +204,9 @@ def _offsets(qparams, spec: QuantizationSpec, element: ElementType) -> tuple[tor
 def _check_implied(qparams, implied: int) -> None:
     zero_point = qparams.zero_point
     if zero_point is not None and bool((zero_point != implied).any()):
-        raise ValueError(f"a symmetric spec implies zero point {implied}, but the qparams hold other values; they do not belong to this spec.")
+        raise ValueError(
+            f"a symmetric spec implies zero point {implied}, but the qparams hold other values; they do not belong to this spec."
+        )
 
 
 def empty_packed(layout: dict, device: torch.device) -> PackedTensor:
@@ -186,7 +221,9 @@ def empty_packed(layout: dict, device: torch.device) -> PackedTensor:
     scale_dtype = torch.uint8 if layout["scale_encoding"] == "e8m0" else torch.float32
     offsets = {}
     if "zero_point_storage" in layout:
-        offsets["zero_point"] = torch.empty(grid, dtype=getattr(torch, layout["zero_point_storage"]), device=device)
+        offsets["zero_point"] = torch.empty(
+            grid, dtype=getattr(torch, layout["zero_point_storage"]), device=device
+        )
     if layout.get("minval"):
         offsets["minval"] = torch.empty(grid, dtype=torch.float32, device=device)
     return PackedTensor(
@@ -209,7 +246,9 @@ def unpack_codes(packed: PackedTensor) -> torch.Tensor:
         return packed.data.to(torch.float32)
     if _is_subbyte(packed.dtype):
         bits = 4 if packed.dtype in _FOUR_BIT else 2
-        return unpack_subbyte(packed.data, packed.shape, bits, signed=not packed.dtype.startswith("u"))
+        return unpack_subbyte(
+            packed.data, packed.shape, bits, signed=not packed.dtype.startswith("u")
+        )
     return packed.data.to(torch.int32)
 
 
@@ -223,8 +262,12 @@ def unpack_qparams(packed: PackedTensor):
     return QParams(scale=scale, zero_point=zero_point, minval=packed.minval)
 
 
-def dequantize(packed: PackedTensor, spec: QuantizationSpec, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def dequantize(
+    packed: PackedTensor, spec: QuantizationSpec, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Return the dequantized tensor; equals the numerics' fake quantization bit for bit."""
     from quantplan.runtime.numerics import dequantize_codes
 
-    return dequantize_codes(unpack_codes(packed), unpack_qparams(packed), spec, packed.block_shape, dtype)
+    return dequantize_codes(
+        unpack_codes(packed), unpack_qparams(packed), spec, packed.block_shape, dtype
+    )

@@ -34,7 +34,9 @@ def packed_shape(shape: tuple[int, ...], bits: int) -> tuple[int, ...]:
     return (*shape[:-1], -(-shape[-1] // per_byte))
 
 
-def pack_subbyte(codes: torch.Tensor, bits: int, *, signed: bool, name: str | None = None) -> torch.Tensor:
+def pack_subbyte(
+    codes: torch.Tensor, bits: int, *, signed: bool, name: str | None = None
+) -> torch.Tensor:
     """Pack int32 `codes` (already clamped to the type's range) into uint8, `8 // bits` per byte.
 
     Raises PlanError naming the tensor when a code is outside the range of a `bits`-bit type,
@@ -42,7 +44,12 @@ def pack_subbyte(codes: torch.Tensor, bits: int, *, signed: bool, name: str | No
     """
     _check_bits(bits)
     if codes.dim() == 0:
-        raise PlanError(ErrorDetail(path=name or "<tensor>", message="cannot pack a 0-d tensor; reshape it to 1-D first."))
+        raise PlanError(
+            ErrorDetail(
+                path=name or "<tensor>",
+                message="cannot pack a 0-d tensor; reshape it to 1-D first.",
+            )
+        )
     _check_range(codes, bits, signed, name)
     per_byte = 8 // bits
     length = codes.shape[-1]
@@ -57,7 +64,9 @@ def pack_subbyte(codes: torch.Tensor, bits: int, *, signed: bool, name: str | No
     return packed
 
 
-def unpack_subbyte(packed: torch.Tensor, shape: tuple[int, ...], bits: int, *, signed: bool) -> torch.Tensor:
+def unpack_subbyte(
+    packed: torch.Tensor, shape: tuple[int, ...], bits: int, *, signed: bool
+) -> torch.Tensor:
     """Unpack uint8 data made by `pack_subbyte` into int32 codes of `shape`."""
     _check_bits(bits)
     per_byte = 8 // bits

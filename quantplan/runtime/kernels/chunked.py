@@ -40,7 +40,8 @@ _E2M1_PAIRS = torch.stack([E2M1_VALUES[_CODES & 0xF], E2M1_VALUES[_CODES >> 4]],
 # One E2M1 value pair per byte, stored as one integer of twice the compute dtype's width.
 _PAIR_INTEGER = {torch.bfloat16: torch.int32, torch.float32: torch.int64}
 _E2M1_PAIR_TABLES = {
-    dtype: _E2M1_PAIRS.to(dtype).contiguous().view(integer).reshape(256) for dtype, integer in _PAIR_INTEGER.items()
+    dtype: _E2M1_PAIRS.to(dtype).contiguous().view(integer).reshape(256)
+    for dtype, integer in _PAIR_INTEGER.items()
 }
 _FP8_TABLES = {
     (fp8, dtype): _CODES.to(torch.uint8).view(fp8).to(dtype)
@@ -64,7 +65,11 @@ def chunked_reason(packed: PackedTensor) -> str:
         return "the chunked float kernel needs a 2-D weight"
     _rows, columns = packed.shape
     if packed.dtype in ("float8_e4m3fn", "float8_e5m2"):
-        return "" if packed.block_shape == (1, columns) else "the chunked fp8 kernel needs one scale per output channel"
+        return (
+            ""
+            if packed.block_shape == (1, columns)
+            else "the chunked fp8 kernel needs one scale per output channel"
+        )
     if packed.dtype == "float4_e2m1fn_x2":
         block = packed.block_shape
         if block[0] != 1 or block[1] % 2 or columns % 2:
@@ -76,10 +81,16 @@ def chunked_reason(packed: PackedTensor) -> str:
 class ChunkedFloatLinear:
     """Linear over an fp8 (per-channel) or MXFP4 ((1, B) blocks) weight [N, K], matmul in `compute_dtype`."""
 
-    def __init__(self, packed: PackedTensor, *, name: str = "chunked dequantize+linear in the input dtype"):
+    def __init__(
+        self, packed: PackedTensor, *, name: str = "chunked dequantize+linear in the input dtype"
+    ):
         self.packed = packed
         self.mxfp4 = packed.dtype == "float4_e2m1fn_x2"
-        scale = decode_e8m0(packed.scale) if packed.scale_encoding == "e8m0" else packed.scale.to(torch.float32)
+        scale = (
+            decode_e8m0(packed.scale)
+            if packed.scale_encoding == "e8m0"
+            else packed.scale.to(torch.float32)
+        )
         if self.mxfp4:
             # Powers of two in [2^-127, 2^127] are exact in bf16 and float32.
             self.scale = {dtype: scale.to(dtype).unsqueeze(-1) for dtype in _PAIR_INTEGER}
@@ -98,7 +109,9 @@ class ChunkedFloatLinear:
             torch.index_select(_FP8_TABLES[data.dtype, out.dtype], 0, indices, out=out.view(-1))
             return out
         pairs = out.view(_PAIR_INTEGER[out.dtype]).reshape(-1)
-        torch.index_select(_E2M1_PAIR_TABLES[out.dtype], 0, data.reshape(-1).to(torch.int32), out=pairs)
+        torch.index_select(
+            _E2M1_PAIR_TABLES[out.dtype], 0, data.reshape(-1).to(torch.int32), out=pairs
+        )
         blocks = out.view(stop - start, -1, self.packed.block_shape[1])
         blocks.mul_(self.scale[out.dtype][start:stop])
         return out
@@ -109,7 +122,11 @@ class ChunkedFloatLinear:
         In float32 it equals the fake-quantized weight; in bf16 it does for MXFP4 only.
         """
         full = scratch(self.packed.shape, dtype, device)
-        return self.decode_rows(0, self.packed.shape[0], full) if self.mxfp4 else self._fp8_weight(full)
+        return (
+            self.decode_rows(0, self.packed.shape[0], full)
+            if self.mxfp4
+            else self._fp8_weight(full)
+        )
 
     def _fp8_weight(self, full: torch.Tensor) -> torch.Tensor:
         full.copy_(self.packed.data.to(torch.float32).mul_(self.scale.reshape(-1, 1)))

@@ -50,12 +50,20 @@ class ChunkedIntLinear:
         self.qmin = qmin
         self.choice = KernelChoice(name=CHUNKED_INT_NAME, native=False, reason=reason)
         self.row_scale = None
-        if packed.dtype in ("int8", "uint8") and packed.block_shape == (1, packed.shape[1]) and packed.minval is None:
+        if (
+            packed.dtype in ("int8", "uint8")
+            and packed.block_shape == (1, packed.shape[1])
+            and packed.minval is None
+        ):
             self.row_scale = packed.scale.reshape(-1).to(torch.float32)
             zero_points = packed.zero_points()
-            self.row_zero = None if zero_points is None else zero_points.reshape(-1, 1).to(torch.float32)
+            self.row_zero = (
+                None if zero_points is None else zero_points.reshape(-1, 1).to(torch.float32)
+            )
 
-    def decode_rows(self, start: int, stop: int, exact: torch.Tensor, rounded: torch.Tensor) -> torch.Tensor:
+    def decode_rows(
+        self, start: int, stop: int, exact: torch.Tensor, rounded: torch.Tensor
+    ) -> torch.Tensor:
         """Write rows [start, stop) into `rounded`: dequantized, or `q - zp` with row scales.
 
         `exact` is float32 scratch, used only when `rounded` is bf16.
@@ -74,7 +82,9 @@ class ChunkedIntLinear:
         flat = x.reshape(-1, columns).to(dtype)
         out = torch.empty((flat.shape[0], rows), dtype=torch.float32, device=x.device)
         exact = scratch((CHUNK_ROWS, columns), torch.float32, x.device)
-        rounded = exact if dtype == torch.float32 else scratch((CHUNK_ROWS, columns), dtype, x.device)
+        rounded = (
+            exact if dtype == torch.float32 else scratch((CHUNK_ROWS, columns), dtype, x.device)
+        )
         for start in range(0, rows, CHUNK_ROWS):
             stop = min(start + CHUNK_ROWS, rows)
             chunk = self.decode_rows(start, stop, exact[: stop - start], rounded[: stop - start])

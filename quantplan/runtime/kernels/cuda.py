@@ -24,7 +24,13 @@ class ScaledMMLinear:
 
     handles_activation = True
 
-    def __init__(self, packed: PackedTensor, activation_spec: QuantizationSpec, activation_qparams, device: torch.device):
+    def __init__(
+        self,
+        packed: PackedTensor,
+        activation_spec: QuantizationSpec,
+        activation_qparams,
+        device: torch.device,
+    ):
         self.weight = packed.data.to(device).t()
         self.weight_scale = unpack_qparams(packed).scale.reshape(1, -1).to(device, torch.float32)
         self.activation_spec = activation_spec
@@ -36,9 +42,13 @@ class ScaledMMLinear:
 
         rows = x.reshape(-1, x.shape[-1])
         block = tuple(rows.shape)
-        qparams = self.activation_qparams or compute_qparams(rows, self.activation_spec, role="activation", block_shape=block)
+        qparams = self.activation_qparams or compute_qparams(
+            rows, self.activation_spec, role="activation", block_shape=block
+        )
         scale = qparams.scale.reshape(1, 1).to(torch.float32)
-        codes = quantize_codes(rows, type(qparams)(scale=scale, zero_point=None), self.activation_spec, block)
+        codes = quantize_codes(
+            rows, type(qparams)(scale=scale, zero_point=None), self.activation_spec, block
+        )
         out = torch._scaled_mm(
             codes.to(torch.float8_e4m3fn),
             self.weight,

@@ -26,7 +26,9 @@ _E2M1_PAIRS = torch.stack(
 )
 
 
-def _block_view(tensor: torch.Tensor, shape: tuple[int, ...], block: tuple[int, ...]) -> torch.Tensor:
+def _block_view(
+    tensor: torch.Tensor, shape: tuple[int, ...], block: tuple[int, ...]
+) -> torch.Tensor:
     split: list[int] = []
     for size, extent in zip(shape, block, strict=True):
         split += [size // extent, extent]
@@ -45,7 +47,9 @@ def dequantize_into(packed: PackedTensor, qmin: int, out: torch.Tensor) -> torch
     shape, block = packed.shape, packed.block_shape
     grid = tuple(size // extent for size, extent in zip(shape, block, strict=True))
     if packed.dtype == "float4_e2m1fn_x2" and shape[-1] % 2 == 0:
-        torch.index_select(_E2M1_PAIRS, 0, packed.data.reshape(-1).to(torch.int64), out=out.view(-1, 2))
+        torch.index_select(
+            _E2M1_PAIRS, 0, packed.data.reshape(-1).to(torch.int64), out=out.view(-1, 2)
+        )
     else:
         out.copy_(unpack_codes(packed))
     blocks = _block_view(out, shape, block)
@@ -71,7 +75,15 @@ class DequantLinear:
     bfloat16 trades about 0.3% relative error for a 2x faster matmul.
     """
 
-    def __init__(self, packed: PackedTensor, qmin: int, *, compute_dtype: torch.dtype | None = None, name: str, reason: str = ""):
+    def __init__(
+        self,
+        packed: PackedTensor,
+        qmin: int,
+        *,
+        compute_dtype: torch.dtype | None = None,
+        name: str,
+        reason: str = "",
+    ):
         self.packed = packed
         self.qmin = qmin
         self.compute_dtype = compute_dtype

@@ -93,8 +93,19 @@ class W8A8Linear:
         zero = int(qparams.zero_point.reshape(-1)[0]) + self.activation_shift
         bias = None if bias is None else bias.to(torch.float32)
         return torch.ops.onednn.qlinear_pointwise(
-            unsigned, scale, zero, self.weight, self.weight_scale, self.weight_zero,
-            bias, 1.0, 0, torch.float32, "none", [], "",
+            unsigned,
+            scale,
+            zero,
+            self.weight,
+            self.weight_scale,
+            self.weight_zero,
+            bias,
+            1.0,
+            0,
+            torch.float32,
+            "none",
+            [],
+            "",
         )
 
 
@@ -105,4 +116,6 @@ def _broadcast_scalar(qparams, block: tuple[int, ...]):
     def grid(tensor):
         return None if tensor is None else tensor.reshape(1, 1)
 
-    return QParams(scale=grid(qparams.scale), zero_point=grid(qparams.zero_point), minval=grid(qparams.minval))
+    return QParams(
+        scale=grid(qparams.scale), zero_point=grid(qparams.zero_point), minval=grid(qparams.minval)
+    )

@@ -15,7 +15,13 @@ from quantplan.runtime.formats import PackedTensor, unpack_codes
 from quantplan.runtime.kernels.choice import KernelChoice
 from quantplan.runtime.kernels.chunked_int import CHUNKED_INT_NAME, ChunkedIntLinear
 
-__all__ = ["INT4_GROUP_SIZES", "Int4Linear", "Int8WeightOnlyLinear", "int4_group_size", "int4pack_for_cpu"]
+__all__ = [
+    "INT4_GROUP_SIZES",
+    "Int4Linear",
+    "Int8WeightOnlyLinear",
+    "int4_group_size",
+    "int4pack_for_cpu",
+]
 
 INT4_GROUP_SIZES = (256, 128, 64, 32)
 
@@ -43,11 +49,15 @@ def int4pack_for_cpu(packed: PackedTensor, *, signed: bool) -> torch.Tensor:
     out = torch.empty((rows, columns // 2), dtype=torch.uint8)
     for start in range(0, rows, _INT4PACK_ROWS):
         data = packed.data[start : start + _INT4PACK_ROWS]
-        nibbles = torch.stack([data & 0xF, data >> 4], dim=-1).reshape(data.shape[0], -1)[:, :columns]
+        nibbles = torch.stack([data & 0xF, data >> 4], dim=-1).reshape(data.shape[0], -1)[
+            :, :columns
+        ]
         if signed:
             nibbles = nibbles ^ 8
         codes = nibbles.to(torch.int32).contiguous()
-        out[start : start + data.shape[0]] = torch.ops.aten._convert_weight_to_int4pack_for_cpu(codes, 1)
+        out[start : start + data.shape[0]] = torch.ops.aten._convert_weight_to_int4pack_for_cpu(
+            codes, 1
+        )
     return out
 
 
@@ -86,13 +96,23 @@ class Int4Linear(_WeightOnly):
     (`zp` formulation) or 8 * scale + minval (`minval` formulation).
     """
 
-    def __init__(self, packed: PackedTensor, qmin: int, type_min: int, *, crossover_m: int | None, name: str = "aten._weight_int4pack_mm_for_cpu"):
+    def __init__(
+        self,
+        packed: PackedTensor,
+        qmin: int,
+        type_min: int,
+        *,
+        crossover_m: int | None,
+        name: str = "aten._weight_int4pack_mm_for_cpu",
+    ):
         _rows, _columns = packed.shape
         self.group = int4_group_size(packed.block_shape[1])
         self.weight = int4pack_for_cpu(packed, signed=type_min < 0)
         self.scales_and_zeros = self._scales_and_zeros(packed, type_min)
         self.fallback = ChunkedIntLinear(packed, qmin)
-        self.choice = KernelChoice(name=name, native=True, crossover_m=crossover_m, above_crossover=_above(crossover_m))
+        self.choice = KernelChoice(
+            name=name, native=True, crossover_m=crossover_m, above_crossover=_above(crossover_m)
+        )
 
     def _scales_and_zeros(self, packed: PackedTensor, type_min: int) -> torch.Tensor:
         from quantplan.runtime.formats import unpack_qparams
@@ -108,7 +128,9 @@ class Int4Linear(_WeightOnly):
         return pairs.transpose(0, 1).contiguous().to(torch.bfloat16)
 
     def matmul(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.aten._weight_int4pack_mm_for_cpu(x, self.weight, self.group, self.scales_and_zeros)
+        return torch.ops.aten._weight_int4pack_mm_for_cpu(
+            x, self.weight, self.group, self.scales_and_zeros
+        )
 
 
 class Int8WeightOnlyLinear(_WeightOnly):
@@ -120,7 +142,12 @@ class Int8WeightOnlyLinear(_WeightOnly):
         self.weight = (unpack_codes(packed) - shift).to(torch.int8).contiguous()
         self.scales = unpack_qparams(packed).scale.reshape(-1).to(torch.bfloat16)
         self.fallback = ChunkedIntLinear(packed, qmin)
-        self.choice = KernelChoice(name="aten._weight_int8pack_mm", native=True, crossover_m=crossover_m, above_crossover=_above(crossover_m))
+        self.choice = KernelChoice(
+            name="aten._weight_int8pack_mm",
+            native=True,
+            crossover_m=crossover_m,
+            above_crossover=_above(crossover_m),
+        )
 
     def matmul(self, x: torch.Tensor) -> torch.Tensor:
         return torch.ops.aten._weight_int8pack_mm(x, self.weight, self.scales)

@@ -2,7 +2,12 @@
 
 from quantplan.runtime.real.convert import REAL_ATTRIBUTE, apply_real, convert
 from quantplan.runtime.real.linear import QuantizedLinear
-from quantplan.runtime.real.modules import PackedWeightHolder, QuantizedConv, QuantizedEmbedding, QuantizedHFConv1D
+from quantplan.runtime.real.modules import (
+    PackedWeightHolder,
+    QuantizedConv,
+    QuantizedEmbedding,
+    QuantizedHFConv1D,
+)
 from quantplan.runtime.real.packed_module import PackedWeightModule
 
 __all__ = [

@@ -20,7 +20,9 @@ __all__ = [
 ]
 
 
-def fold_batch_norm(weight: torch.Tensor, bias: torch.Tensor | None, norm: nn.Module, *, transposed: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def fold_batch_norm(
+    weight: torch.Tensor, bias: torch.Tensor | None, norm: nn.Module, *, transposed: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Return `(weight, bias)` of the conv followed by `norm` in eval mode.
 
     Per output channel c: `w'[c] = w[c] * gamma[c] / sqrt(var[c] + eps)` and
@@ -28,7 +30,9 @@ def fold_batch_norm(weight: torch.Tensor, bias: torch.Tensor | None, norm: nn.Mo
     keeps its output channels on axis 1, which this supports for groups == 1 only.
     """
     if norm.running_mean is None or norm.running_var is None:
-        raise UnsupportedError(f"batch norm {type(norm).__name__} without running statistics cannot be folded into its conv.")
+        raise UnsupportedError(
+            f"batch norm {type(norm).__name__} without running statistics cannot be folded into its conv."
+        )
     with torch.no_grad():
         factor = torch.rsqrt(norm.running_var.float() + norm.eps)
         if norm.weight is not None:
@@ -60,10 +64,14 @@ def graph_node(module: fx.GraphModule, name: str) -> fx.Node:
     for node in module.graph.nodes:
         if node.name == name:
             return node
-    raise UnsupportedError(f"ops/{name}: no node of that name in the prepared graph, so it cannot be folded.")
+    raise UnsupportedError(
+        f"ops/{name}: no node of that name in the prepared graph, so it cannot be folded."
+    )
 
 
-def graph_conv_batch_norm(module: fx.GraphModule, conv_name: str, norm_name: str) -> tuple[fx.Node, fx.Node]:
+def graph_conv_batch_norm(
+    module: fx.GraphModule, conv_name: str, norm_name: str
+) -> tuple[fx.Node, fx.Node]:
     """Return the conv and batch norm nodes of a fused pair, checking that the norm reads the conv directly."""
     conv_node, norm_node = graph_node(module, conv_name), graph_node(module, norm_name)
     if norm_node.args[0] is not conv_node:
@@ -77,9 +85,12 @@ def graph_conv_batch_norm(module: fx.GraphModule, conv_name: str, norm_name: str
 def batch_norm_from_node(module: fx.GraphModule, node: fx.Node) -> types.SimpleNamespace:
     """Return the batch norm's tensors and eps, read from an `aten.batch_norm` node's arguments."""
     weight, bias, mean, var = (
-        graph_attribute(module, arg.target) if isinstance(arg, fx.Node) else None for arg in node.args[1:5]
+        graph_attribute(module, arg.target) if isinstance(arg, fx.Node) else None
+        for arg in node.args[1:5]
     )
-    return types.SimpleNamespace(weight=weight, bias=bias, running_mean=mean, running_var=var, eps=float(node.args[7]))
+    return types.SimpleNamespace(
+        weight=weight, bias=bias, running_mean=mean, running_var=var, eps=float(node.args[7])
+    )
 
 
 def bypass_batch_norm(module: fx.GraphModule, conv_node: fx.Node, norm_node: fx.Node) -> None:

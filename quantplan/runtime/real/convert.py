@@ -32,14 +32,18 @@ from quantplan.runtime.real.batchnorm import (
 )
 from quantplan.runtime.real.graph import serving_quantizer, swap_graph_weight
 from quantplan.runtime.real.linear import QuantizedLinear
-from quantplan.runtime.real.packed_module import check_state_dict_plan
 from quantplan.runtime.real.modules import QuantizedConv, QuantizedEmbedding, QuantizedHFConv1D
+from quantplan.runtime.real.packed_module import check_state_dict_plan
 from quantplan.runtime.real.targets import WeightTarget, weight_targets
 
 __all__ = ["REAL_ATTRIBUTE", "apply_real", "convert"]
 
 REAL_ATTRIBUTE = "quantplan_real"
-_EAGER_CLASSES = {"embedding": QuantizedEmbedding, "conv": QuantizedConv, "hf_conv1d": QuantizedHFConv1D}
+_EAGER_CLASSES = {
+    "embedding": QuantizedEmbedding,
+    "conv": QuantizedConv,
+    "hf_conv1d": QuantizedHFConv1D,
+}
 
 
 def apply_real(
@@ -84,11 +88,16 @@ def _assign_given(prepared: nn.Module, frozen: Mapping[str, torch.Tensor]) -> No
     for quantizer in fake_quantizers(prepared):
         quantizer.set_observe(False)
         if f"{quantizer.key}/scale" in frozen:
-            fields = {field: frozen.get(f"{quantizer.key}/{field}") for field in ("scale", "zero_point", "minval")}
+            fields = {
+                field: frozen.get(f"{quantizer.key}/{field}")
+                for field in ("scale", "zero_point", "minval")
+            }
             quantizer.set_qparams(QParams(**fields))
 
 
-def _convert(prepared: nn.Module, plan: Plan, frozen: dict, layouts: Mapping[str, dict] | None) -> nn.Module:
+def _convert(
+    prepared: nn.Module, plan: Plan, frozen: dict, layouts: Mapping[str, dict] | None
+) -> nn.Module:
     from quantplan.runtime.fake.control import fake_quantizers
 
     quantizers = {quantizer.key: quantizer for quantizer in fake_quantizers(prepared)}
@@ -100,7 +109,9 @@ def _convert(prepared: nn.Module, plan: Plan, frozen: dict, layouts: Mapping[str
         if graph_mode:
             _convert_graph_target(prepared, plan, target, frozen, layout, quantizers, used)
         else:
-            prepared = _convert_eager_target(prepared, plan, target, frozen, layout, quantizers, used)
+            prepared = _convert_eager_target(
+                prepared, plan, target, frozen, layout, quantizers, used
+            )
     if graph_mode:
         prepared.delete_all_unused_submodules()
         prepared.graph.lint()
@@ -142,9 +153,16 @@ def _packed_weight(weight, target: WeightTarget, frozen: dict, layout, folded: b
         packed = empty_packed(layout, weight.device)  # meta during load; `_materialize` fills it
     else:
         if f"{key}/scale" in frozen and not folded:
-            qparams = QParams(**{field: frozen.get(f"{key}/{field}") for field in ("scale", "zero_point", "minval")})
+            qparams = QParams(
+                **{
+                    field: frozen.get(f"{key}/{field}")
+                    for field in ("scale", "zero_point", "minval")
+                }
+            )
         else:
-            qparams = compute_qparams(weight.detach(), quantization_spec, role="weight", block_shape=block)
+            qparams = compute_qparams(
+                weight.detach(), quantization_spec, role="weight", block_shape=block
+            )
         packed = pack(weight.detach(), qparams, quantization_spec, block, name=target.param)
         for field in ("scale", "zero_point", "minval"):
             value = getattr(qparams, field)
@@ -167,15 +185,24 @@ def _convert_eager_target(model, plan, target, frozen, layout, quantizers, used)
         parametrize.remove_parametrizations(owner, "weight", leave_parametrized=False)
     weight, bias = owner.weight, getattr(owner, "bias", None)
     if target.batch_norm is not None and layout is None:
-        weight, bias = fold_batch_norm(weight, bias, model.get_submodule(target.batch_norm.module), transposed=owner.transposed)
+        weight, bias = fold_batch_norm(
+            weight, bias, model.get_submodule(target.batch_norm.module), transposed=owner.transposed
+        )
     if target.batch_norm is not None:
         bias = _folded_bias(bias, owner.weight)
-    packed, spec = _packed_weight(weight, target, frozen, layout, target.batch_norm is not None, used)
+    packed, spec = _packed_weight(
+        weight, target, frozen, layout, target.batch_norm is not None, used
+    )
     located = _site_quantizer(quantizers, target.op.name, "inputs")
-    sites = {"plan_sha256": plan.sha256(), "output_quantizer": _site_quantizer(quantizers, target.op.name, "outputs")}
+    sites = {
+        "plan_sha256": plan.sha256(),
+        "output_quantizer": _site_quantizer(quantizers, target.op.name, "outputs"),
+    }
     if target.kind == "linear":
         serving = serving_quantizer(quantizers, f"ops/{target.op.name}/inputs/0")
-        module = QuantizedLinear(packed, bias, spec, input_quantizer=serving, apply_input=serving is located, **sites)
+        module = QuantizedLinear(
+            packed, bias, spec, input_quantizer=serving, apply_input=serving is located, **sites
+        )
     else:
         if target.batch_norm is not None:
             owner.bias = nn.Parameter(bias.detach(), requires_grad=False)
@@ -196,7 +223,9 @@ def _folded_bias(bias, weight):
     return torch.zeros(channels, dtype=torch.float32, device=weight.device)
 
 
-def _convert_graph_target(module: fx.GraphModule, plan, target, frozen, layout, quantizers, used) -> None:
+def _convert_graph_target(
+    module: fx.GraphModule, plan, target, frozen, layout, quantizers, used
+) -> None:
     if not target.module:
         raise UnsupportedError(
             f"params/{target.param}: the model's root module is the quantized layer, which a graph-mode "
@@ -212,7 +241,9 @@ def _convert_graph_target(module: fx.GraphModule, plan, target, frozen, layout, 
     swap_graph_weight(module, target, packed, spec, plan.sha256(), quantizers)
 
 
-def _fold_graph_batch_norm(module: fx.GraphModule, target: WeightTarget, owner: nn.Module) -> torch.Tensor:
+def _fold_graph_batch_norm(
+    module: fx.GraphModule, target: WeightTarget, owner: nn.Module
+) -> torch.Tensor:
     """Fold `target`'s batch norm into its conv node and return the folded weight.
 
     The conv's bias is replaced by a new parameter (never written in place), so the float
@@ -224,7 +255,10 @@ def _fold_graph_batch_norm(module: fx.GraphModule, target: WeightTarget, owner: 
     bias_node = conv_node.args[2] if len(conv_node.args) > 2 else None
     bias = graph_attribute(module, bias_node.target) if isinstance(bias_node, fx.Node) else None
     weight, bias = fold_batch_norm(
-        owner.weight, bias, batch_norm_from_node(module, norm_node), transposed="transpose" in target.op.type
+        owner.weight,
+        bias,
+        batch_norm_from_node(module, norm_node),
+        transposed="transpose" in target.op.type,
     )
     owner.bias = nn.Parameter(bias.detach(), requires_grad=False)
     if not isinstance(bias_node, fx.Node) or bias_node.target != f"{target.module}.bias":

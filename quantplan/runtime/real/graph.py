@@ -26,13 +26,20 @@ def serving_quantizer(quantizers: dict, entry: str):
     return None
 
 
-def swap_graph_weight(module: fx.GraphModule, target, packed, spec, plan_sha256: str, quantizers: dict) -> None:
+def swap_graph_weight(
+    module: fx.GraphModule, target, packed, spec, plan_sha256: str, quantizers: dict
+) -> None:
     """Replace `target`'s weight with `packed` in `module`'s graph and module tree."""
     graph = module.graph
     reads = _weight_reads(module, target)
     op_node = next((node for node in graph.nodes if node.name == target.op.name), None)
     if op_node is None or not reads:
-        raise PlanError(ErrorDetail(path=f"params/{target.param}", message=f"op {target.op.name} reading {target.param} is not in the graph; recompile the plan."))
+        raise PlanError(
+            ErrorDetail(
+                path=f"params/{target.param}",
+                message=f"op {target.op.name} reading {target.param} is not in the graph; recompile the plan.",
+            )
+        )
     owner = module.get_submodule(target.module)
     if target.kind == "linear":
         _swap_linear(module, op_node, owner, target, packed, spec, plan_sha256, quantizers)
@@ -86,7 +93,14 @@ def _attribute(module: torch.nn.Module, path: str):
 
 def _swap_holder(module, reads, op_node, owner, target, packed, spec, plan_sha256) -> None:
     """Feed `op_node` its weight from a PackedWeightHolder; other readers keep theirs."""
-    others = {name: tensor for name, tensor in [*owner.named_parameters(recurse=False), *owner.named_buffers(recurse=False)] if name != "weight"}
+    others = {
+        name: tensor
+        for name, tensor in [
+            *owner.named_parameters(recurse=False),
+            *owner.named_buffers(recurse=False),
+        ]
+        if name != "weight"
+    }
     holder = PackedWeightHolder(packed, spec, others, plan_sha256=plan_sha256)
     weight_inputs = [
         node

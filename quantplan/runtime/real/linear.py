@@ -21,9 +21,24 @@ class QuantizedLinear(PackedWeightModule):
     codes, which gives the same codes because fake quantization is idempotent.
     """
 
-    def __init__(self, packed: PackedTensor, bias: torch.Tensor | None, spec: QuantizationSpec, *, plan_sha256: str,
-                 input_quantizer=None, output_quantizer=None, apply_input: bool = True):
-        super().__init__(packed, spec, plan_sha256=plan_sha256, input_quantizer=input_quantizer, output_quantizer=output_quantizer)
+    def __init__(
+        self,
+        packed: PackedTensor,
+        bias: torch.Tensor | None,
+        spec: QuantizationSpec,
+        *,
+        plan_sha256: str,
+        input_quantizer=None,
+        output_quantizer=None,
+        apply_input: bool = True,
+    ):
+        super().__init__(
+            packed,
+            spec,
+            plan_sha256=plan_sha256,
+            input_quantizer=input_quantizer,
+            output_quantizer=output_quantizer,
+        )
         self.out_features, self.in_features = packed.shape
         self.apply_input = apply_input
         self.bias = None if bias is None else nn.Parameter(bias.detach(), requires_grad=False)
@@ -31,7 +46,11 @@ class QuantizedLinear(PackedWeightModule):
     def select_kernel(self):
         quantizer = self.input_quantizer
         spec = None if quantizer is None else quantizer.spec
-        frozen = None if quantizer is None or quantizer.dynamic else quantizer.qparams(device=self.weight.device)
+        frozen = (
+            None
+            if quantizer is None or quantizer.dynamic
+            else quantizer.qparams(device=self.weight.device)
+        )
         return select_linear_kernel(self.packed(), self.spec, spec, frozen, self.weight.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

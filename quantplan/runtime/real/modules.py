@@ -25,7 +25,9 @@ class QuantizedEmbedding(PackedWeightModule):
     def __init__(self, packed: PackedTensor, spec, source: nn.Embedding, **kwargs):
         super().__init__(packed, spec, **kwargs)
         if source.max_norm is not None:
-            raise UnsupportedError(f"real mode cannot quantize an Embedding with max_norm={source.max_norm}, because the lookup renormalizes the stored weight.")
+            raise UnsupportedError(
+                f"real mode cannot quantize an Embedding with max_norm={source.max_norm}, because the lookup renormalizes the stored weight."
+            )
         self.num_embeddings, self.embedding_dim = packed.shape
         self.padding_idx = source.padding_idx
 
@@ -66,8 +68,12 @@ class QuantizedConv(PackedWeightModule):
     def __init__(self, packed: PackedTensor, spec, source: nn.modules.conv._ConvNd, **kwargs):
         super().__init__(packed, spec, **kwargs)
         if source.padding_mode != "zeros":
-            raise UnsupportedError(f"real mode supports convolutions with padding_mode='zeros', got {source.padding_mode!r}.")
-        self.bias = None if source.bias is None else nn.Parameter(source.bias.detach(), requires_grad=False)
+            raise UnsupportedError(
+                f"real mode supports convolutions with padding_mode='zeros', got {source.padding_mode!r}."
+            )
+        self.bias = (
+            None if source.bias is None else nn.Parameter(source.bias.detach(), requires_grad=False)
+        )
         self.transposed = source.transposed
         self.dims = len(source.kernel_size)
         self.stride, self.padding, self.dilation = source.stride, source.padding, source.dilation
@@ -80,10 +86,21 @@ class QuantizedConv(PackedWeightModule):
             bias = None if self.bias is None else self.bias.to(x.dtype)
             if self.transposed:
                 function = getattr(F, f"conv_transpose{self.dims}d")
-                out = function(x, weight, bias, self.stride, self.padding, self.output_padding, self.groups, self.dilation)
+                out = function(
+                    x,
+                    weight,
+                    bias,
+                    self.stride,
+                    self.padding,
+                    self.output_padding,
+                    self.groups,
+                    self.dilation,
+                )
             else:
                 function = getattr(F, f"conv{self.dims}d")
-                out = function(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+                out = function(
+                    x, weight, bias, self.stride, self.padding, self.dilation, self.groups
+                )
             return self.quantize_output(out)
 
 

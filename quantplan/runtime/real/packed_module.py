@@ -20,8 +20,14 @@ from quantplan.runtime.formats import PackedTensor
 __all__ = ["PackedWeightModule", "check_state_dict_plan"]
 
 _STATE_DICT_CONTEXT = "the state dict was made under another plan, so it comes from a different save than this model's plan"
-_STATE_DICT_ADVICE = "load the state dict saved with this plan, or apply the plan that the state dict was saved with"
-_PARAM_ROLES = {"scale": "weight_scale", "zero_point": "weight_zero_point", "minval": "weight_minval"}
+_STATE_DICT_ADVICE = (
+    "load the state dict saved with this plan, or apply the plan that the state dict was saved with"
+)
+_PARAM_ROLES = {
+    "scale": "weight_scale",
+    "zero_point": "weight_zero_point",
+    "minval": "weight_minval",
+}
 
 
 class PackedWeightModule(nn.Module):
@@ -31,7 +37,15 @@ class PackedWeightModule(nn.Module):
     sites that this module applies itself, because its op is hidden from the eager runtime.
     """
 
-    def __init__(self, packed: PackedTensor, spec: QuantizationSpec, *, plan_sha256: str, input_quantizer=None, output_quantizer=None):
+    def __init__(
+        self,
+        packed: PackedTensor,
+        spec: QuantizationSpec,
+        *,
+        plan_sha256: str,
+        input_quantizer=None,
+        output_quantizer=None,
+    ):
         super().__init__()
         self.spec = spec
         self.plan_sha256 = plan_sha256
@@ -68,7 +82,9 @@ class PackedWeightModule(nn.Module):
         from quantplan.runtime.kernels import DequantLinear
 
         qmin = 0 if self.spec.is_float else int(self.spec.quant_min)
-        return DequantLinear(self.packed(), qmin, compute_dtype=torch.float32, name="dequantize+fp32 op")
+        return DequantLinear(
+            self.packed(), qmin, compute_dtype=torch.float32, name="dequantize+fp32 op"
+        )
 
     def dequantized_weight(self) -> torch.Tensor:
         """Return the float32 weight, equal to the fake-quantized one.
@@ -102,7 +118,9 @@ class PackedWeightModule(nn.Module):
             return
         changes = []
         if isinstance(state, dict) and state.get("layout") != self.layout:
-            changes.append(f"tensor {weight_key}: layout {state.get('layout')} in the state dict, {self.layout} in the model")
+            changes.append(
+                f"tensor {weight_key}: layout {state.get('layout')} in the state dict, {self.layout} in the model"
+            )
         changes.append(f"plan sha256 {recorded} in the state dict, {self.plan_sha256} in the model")
         raise PlanMismatchError(changes, context=_STATE_DICT_CONTEXT, advice=_STATE_DICT_ADVICE)
 
@@ -130,22 +148,34 @@ def check_state_dict_plan(root: nn.Module, state_dict, prefix: str, *args) -> No
     stored = {
         key[: -len("_extra_state")]: extra
         for key, extra in state_dict.items()
-        if key.endswith("_extra_state") and isinstance(extra, dict) and "plan_sha256" in extra and "layout" in extra
+        if key.endswith("_extra_state")
+        and isinstance(extra, dict)
+        and "plan_sha256" in extra
+        and "layout" in extra
     }
     changes = []
     hashes = set()
     for key in [*packed, *(key for key in stored if key not in packed)]:
         module, extra = packed.get(key), stored.get(key)
         if module is None:
-            changes.append(f"tensor {key}weight: quantized as {extra['layout']['dtype']} in the state dict, float in the model")
+            changes.append(
+                f"tensor {key}weight: quantized as {extra['layout']['dtype']} in the state dict, float in the model"
+            )
             continue
         if extra is None:
-            changes.append(f"tensor {key}weight: float in the state dict, quantized as {module.layout['dtype']} in the model")
+            changes.append(
+                f"tensor {key}weight: float in the state dict, quantized as {module.layout['dtype']} in the model"
+            )
             continue
         if extra["layout"] != module.layout:
-            changes.append(f"tensor {key}weight: layout {extra['layout']} in the state dict, {module.layout} in the model")
+            changes.append(
+                f"tensor {key}weight: layout {extra['layout']} in the state dict, {module.layout} in the model"
+            )
         if extra["plan_sha256"] != module.plan_sha256:
             hashes.add((extra["plan_sha256"], module.plan_sha256))
     if hashes:
-        changes += [f"plan sha256 {recorded} in the state dict, {current} in the model" for recorded, current in sorted(hashes)]
+        changes += [
+            f"plan sha256 {recorded} in the state dict, {current} in the model"
+            for recorded, current in sorted(hashes)
+        ]
         raise PlanMismatchError(changes, context=_STATE_DICT_CONTEXT, advice=_STATE_DICT_ADVICE)

@@ -19,7 +19,14 @@ _HF_CONV1D = "transformers.pytorch_utils.Conv1D"
 _OP_TYPES = {
     "linear": ("linear",),
     "embedding": ("embedding",),
-    "conv": ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"),
+    "conv": (
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+    ),
     "hf_conv1d": ("linear", "addmm", "matmul"),
 }
 
@@ -41,18 +48,26 @@ def weight_targets(plan: Plan) -> list[WeightTarget]:
     unsupported: list[str] = []
     for op in plan.ops:
         entry = op.state.get("weight")
-        others = [name for name, value in op.state.items() if name != "weight" and value.spec is not None]
+        others = [
+            name for name, value in op.state.items() if name != "weight" and value.spec is not None
+        ]
         unsupported += [f"ops/{op.name}/state/{name} (only weights are packed)" for name in others]
         if entry is None or entry.spec is None:
             continue
         owner_path, _, attribute = (entry.param or "").rpartition(".")
         kind = _kind(owner_path, attribute, op)
         if kind is None:
-            unsupported.append(f"params/{entry.param} (op {op.name}, {op.type} in {op.module_type or 'the root module'})")
+            unsupported.append(
+                f"params/{entry.param} (op {op.name}, {op.type} in {op.module_type or 'the root module'})"
+            )
         elif entry.param in targets:
-            unsupported.append(f"params/{entry.param} (used by ops {targets[entry.param].op.name} and {op.name})")
+            unsupported.append(
+                f"params/{entry.param} (used by ops {targets[entry.param].op.name} and {op.name})"
+            )
         else:
-            targets[entry.param] = WeightTarget(entry.param, owner_path, kind, op, _batch_norm_after(plan, op))
+            targets[entry.param] = WeightTarget(
+                entry.param, owner_path, kind, op, _batch_norm_after(plan, op)
+            )
     if unsupported:
         raise UnsupportedError(
             "real mode packs the weights of nn.Linear, nn.Embedding, nn.ConvNd, nn.ConvTransposeNd "
@@ -66,7 +81,17 @@ _KINDS = {
     "torch.nn.modules.linear.Linear": "linear",
     "torch.nn.modules.sparse.Embedding": "embedding",
     _HF_CONV1D: "hf_conv1d",
-    **{f"torch.nn.modules.conv.{name}": "conv" for name in ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")},
+    **{
+        f"torch.nn.modules.conv.{name}": "conv"
+        for name in (
+            "Conv1d",
+            "Conv2d",
+            "Conv3d",
+            "ConvTranspose1d",
+            "ConvTranspose2d",
+            "ConvTranspose3d",
+        )
+    },
 }
 
 

@@ -8,7 +8,13 @@ import torch
 from quantplan.errors import PlanError
 from quantplan.runtime.formats.checks import check_model_tensors
 
-_MX_LAYOUT = {"dtype": "float4_e2m1fn_x2", "shape": [4, 64], "block_shape": [1, 32], "scale_encoding": "e8m0", "storage": "uint8"}
+_MX_LAYOUT = {
+    "dtype": "float4_e2m1fn_x2",
+    "shape": [4, 64],
+    "block_shape": [1, 32],
+    "scale_encoding": "e8m0",
+    "storage": "uint8",
+}
 
 
 def _mx_tensors(scale_byte: int = 127) -> dict[str, torch.Tensor]:
@@ -19,7 +25,9 @@ def _mx_tensors(scale_byte: int = 127) -> dict[str, torch.Tensor]:
 
 
 def _check(tensors, layouts=None):
-    check_model_tensors(tensors, layouts or {"fc.weight": _MX_LAYOUT}, parameter_names=(), source="test")
+    check_model_tensors(
+        tensors, layouts or {"fc.weight": _MX_LAYOUT}, parameter_names=(), source="test"
+    )
 
 
 def test_e8m0_scale_nan_byte_rejected():

@@ -47,8 +47,10 @@ def _assert_round_trip(weight: torch.Tensor, spec: QuantizationSpec) -> None:
     packed = pack(weight, qparams, spec, block)
     restored = dequantize(packed, spec, weight.dtype)
     assert restored.dtype == expected.dtype
-    assert torch.equal(restored.view(torch.int32 if restored.dtype == torch.float32 else torch.int16),
-                       expected.view(torch.int32 if expected.dtype == torch.float32 else torch.int16))
+    assert torch.equal(
+        restored.view(torch.int32 if restored.dtype == torch.float32 else torch.int16),
+        expected.view(torch.int32 if expected.dtype == torch.float32 else torch.int16),
+    )
 
 
 @pytest.mark.parametrize(("dtype", "qscheme", "granularity"), CASES)
@@ -59,7 +61,9 @@ def test_dequantize_of_pack_matches_fake_quant(dtype, qscheme, granularity):
 
 @pytest.mark.parametrize("dtype", ["int8", "int4", "uint4"])
 def test_minval_formulation_round_trip(dtype):
-    spec = QuantizationSpec(dtype=dtype, qscheme="asymmetric", qformulation="minval", granularity=PER_BLOCK)
+    spec = QuantizationSpec(
+        dtype=dtype, qscheme="asymmetric", qformulation="minval", granularity=PER_BLOCK
+    )
     _assert_round_trip(_weight(), spec)
 
 
@@ -78,16 +82,22 @@ def test_fp8_storage_uses_torch_float8_dtype():
     spec = QuantizationSpec(dtype="float8_e4m3fn", granularity=PER_CHANNEL)
     weight = _weight()
     block = resolve_block_shape(weight.shape, spec, "weight")
-    packed = pack(weight, compute_qparams(weight, spec, role="weight", block_shape=block), spec, block)
+    packed = pack(
+        weight, compute_qparams(weight, spec, role="weight", block_shape=block), spec, block
+    )
     assert packed.data.dtype == torch.float8_e4m3fn
     assert packed.zero_point is None
 
 
 def test_mxfp4_stores_e2m1_pairs_and_e8m0_bytes():
-    spec = QuantizationSpec(dtype="float4_e2m1fn_x2", granularity={"type": "per_block", "axis": 1, "block_size": 32})
+    spec = QuantizationSpec(
+        dtype="float4_e2m1fn_x2", granularity={"type": "per_block", "axis": 1, "block_size": 32}
+    )
     weight = _weight()
     block = resolve_block_shape(weight.shape, spec, "weight")
-    packed = pack(weight, compute_qparams(weight, spec, role="weight", block_shape=block), spec, block)
+    packed = pack(
+        weight, compute_qparams(weight, spec, role="weight", block_shape=block), spec, block
+    )
     assert packed.data.dtype == torch.uint8
     assert tuple(packed.data.shape) == (24, 32)
     assert packed.scale.dtype == torch.uint8
@@ -99,7 +109,9 @@ def test_int4_unpack_returns_signed_codes():
     spec = QuantizationSpec(dtype="int4", granularity=PER_BLOCK)
     weight = _weight()
     block = resolve_block_shape(weight.shape, spec, "weight")
-    packed = pack(weight, compute_qparams(weight, spec, role="weight", block_shape=block), spec, block)
+    packed = pack(
+        weight, compute_qparams(weight, spec, role="weight", block_shape=block), spec, block
+    )
     codes = unpack_codes(packed)
     assert int(codes.min()) >= -8
     assert int(codes.max()) <= 7

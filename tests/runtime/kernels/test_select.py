@@ -46,7 +46,9 @@ KERNEL_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("dtype", "qscheme", "granularity", "name", "native", "tolerance"), KERNEL_CASES)
+@pytest.mark.parametrize(
+    ("dtype", "qscheme", "granularity", "name", "native", "tolerance"), KERNEL_CASES
+)
 def test_kernel_choice_and_error(dtype, qscheme, granularity, name, native, tolerance):
     spec = QuantizationSpec(dtype=dtype, qscheme=qscheme, granularity=granularity)
     packed, fq_weight, bias, x = _setup(spec)
@@ -64,7 +66,10 @@ def test_int4_falls_back_when_rows_not_multiple_of_16():
     packed, fq_weight, bias, x = _setup(spec, shape=(40, 64))
     kernel = select_linear_kernel(packed, spec, None, None, CPU)
     assert kernel.choice.native is False
-    assert kernel.choice.reason == "out_features 40 is not a multiple of 16, which the int4 kernel needs"
+    assert (
+        kernel.choice.reason
+        == "out_features 40 is not a multiple of 16, which the int4 kernel needs"
+    )
     assert relative_error(kernel(x, bias), reference_linear(x, fq_weight, bias)) < 1e-5
 
 
@@ -82,7 +87,9 @@ def test_int4_large_batch_uses_dequantized_path():
 @pytest.mark.parametrize("qscheme", ["symmetric", "asymmetric"])
 def test_w8a8_dynamic_activation_exact_codes(activation_dtype, qscheme):
     spec = QuantizationSpec(dtype="int8", granularity=PER_CHANNEL)
-    activation = QuantizationSpec(dtype=activation_dtype, qscheme=qscheme, qparam_calculator_cls="dynamic")
+    activation = QuantizationSpec(
+        dtype=activation_dtype, qscheme=qscheme, qparam_calculator_cls="dynamic"
+    )
     packed, fq_weight, bias, x = _setup(spec)
     kernel = select_linear_kernel(packed, spec, activation, None, CPU)
     assert kernel.choice.name == "onednn.qlinear_pointwise (dynamic activations)"
@@ -94,12 +101,16 @@ def test_w8a8_static_activation_uses_frozen_qparams():
     from quantplan.runtime.numerics import QParams
 
     spec = QuantizationSpec(dtype="int8", granularity=PER_CHANNEL)
-    activation = QuantizationSpec(dtype="int8", qscheme="asymmetric", qparam_calculator_cls="static")
+    activation = QuantizationSpec(
+        dtype="int8", qscheme="asymmetric", qparam_calculator_cls="static"
+    )
     qparams = QParams(scale=torch.tensor([0.02]), zero_point=torch.tensor([3], dtype=torch.int32))
     packed, fq_weight, bias, x = _setup(spec)
     kernel = select_linear_kernel(packed, spec, activation, qparams, CPU)
     assert kernel.choice.name == "onednn.qlinear_pointwise (static activations)"
-    block_qparams = QParams(scale=qparams.scale.reshape(1, 1), zero_point=qparams.zero_point.reshape(1, 1))
+    block_qparams = QParams(
+        scale=qparams.scale.reshape(1, 1), zero_point=qparams.zero_point.reshape(1, 1)
+    )
     expected = reference_linear(x, fq_weight, bias, activation, block_qparams)
     assert relative_error(kernel(x, bias), expected) < 1e-5
 
@@ -179,7 +190,12 @@ def test_int4_never_switches_when_crossover_is_none():
 
 @pytest.mark.parametrize(
     ("dtype", "qscheme", "granularity"),
-    [("int8", "symmetric", PER_CHANNEL), ("uint8", "symmetric", PER_CHANNEL), ("int4", "symmetric", _block(32)), ("uint4", "asymmetric", _block(32))],
+    [
+        ("int8", "symmetric", PER_CHANNEL),
+        ("uint8", "symmetric", PER_CHANNEL),
+        ("int4", "symmetric", _block(32)),
+        ("uint4", "asymmetric", _block(32)),
+    ],
 )
 def test_weight_only_above_crossover_matches_fake_quant(dtype, qscheme, granularity):
     from quantplan.runtime.kernels.weight_only import Int4Linear, Int8WeightOnlyLinear
@@ -190,7 +206,9 @@ def test_weight_only_above_crossover_matches_fake_quant(dtype, qscheme, granular
     if spec.element.bits == 8:
         kernel = Int8WeightOnlyLinear(packed, qmin, 128 if dtype == "uint8" else 0, crossover_m=2)
     else:
-        kernel = Int4Linear(packed, qmin, spec.element.integer_range(clipped=False)[0], crossover_m=2)
+        kernel = Int4Linear(
+            packed, qmin, spec.element.integer_range(clipped=False)[0], crossover_m=2
+        )
     x = torch.randn(2, 3, 128)
     out = kernel(x, bias)
     assert out.shape == (2, 3, 144)
@@ -214,7 +232,9 @@ def test_chunked_int8_rows_decode_exactly(dtype):
     spec = QuantizationSpec(dtype=dtype, granularity=PER_CHANNEL)
     packed, fq_weight, _, _ = _setup(spec, shape=(200, 64))
     kernel = ChunkedIntLinear(packed, int(spec.quant_min))
-    decoded = kernel.decode_rows(0, 200, torch.empty(200, 64), torch.empty(200, 64, dtype=torch.bfloat16))
+    decoded = kernel.decode_rows(
+        0, 200, torch.empty(200, 64), torch.empty(200, 64, dtype=torch.bfloat16)
+    )
     assert torch.equal(decoded.float() * kernel.row_scale.reshape(-1, 1), fq_weight)
 
 

@@ -25,11 +25,16 @@ class TwoLayer(nn.Module):
 def weight_only(spec: QuantizationSpec, **module_specs: QuantizationSpec) -> QuantizerConfig:
     """Config: every weight gets `spec` (or the spec named for its module), activations stay float."""
     config = QuantizerConfig(
-        global_config=ModuleQuantizerConfig(op_input_spec=None, op_output_spec=None, op_state_spec={"weight": spec})
+        global_config=ModuleQuantizerConfig(
+            op_input_spec=None, op_output_spec=None, op_state_spec={"weight": spec}
+        )
     )
     for name, module_spec in module_specs.items():
         config.set_module_name(
-            name, ModuleQuantizerConfig(op_input_spec=None, op_output_spec=None, op_state_spec={"weight": module_spec})
+            name,
+            ModuleQuantizerConfig(
+                op_input_spec=None, op_output_spec=None, op_state_spec={"weight": module_spec}
+            ),
         )
     return config
 
@@ -45,7 +50,9 @@ def int8_channel() -> QuantizationSpec:
 def fc24_plan(model: nn.Module, block: int = 32, mode: str = "eager"):
     """int8 per-channel on fc1, int4 per-block on fc2."""
     config = weight_only(int4_block(block), fc1=int8_channel())
-    return compile_plan(model, (torch.zeros(4, model.fc1.in_features),), config, execution_mode=mode)
+    return compile_plan(
+        model, (torch.zeros(4, model.fc1.in_features),), config, execution_mode=mode
+    )
 
 
 def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:

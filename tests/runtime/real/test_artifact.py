@@ -28,7 +28,11 @@ def saved(tmp_path):
 
 def test_artifact_files_written(saved):
     directory, _, _ = saved
-    assert sorted(path.name for path in directory.iterdir()) == ["plan.json", "qparams.safetensors", "weights.safetensors"]
+    assert sorted(path.name for path in directory.iterdir()) == [
+        "plan.json",
+        "qparams.safetensors",
+        "weights.safetensors",
+    ]
 
 
 def test_weights_metadata_records_plan_and_kernels(saved):
@@ -50,8 +54,12 @@ def test_load_round_trip_outputs_and_tensors(saved):
     loaded = quantplan.load(directory, lambda: (TwoLayer(), (torch.zeros(4, 64),)))
     x = torch.randn(5, 64)
     assert torch.equal(loaded(x), real(x))
-    expected = {key: value for key, value in real.state_dict().items() if isinstance(value, torch.Tensor)}
-    actual = {key: value for key, value in loaded.state_dict().items() if isinstance(value, torch.Tensor)}
+    expected = {
+        key: value for key, value in real.state_dict().items() if isinstance(value, torch.Tensor)
+    }
+    actual = {
+        key: value for key, value in loaded.state_dict().items() if isinstance(value, torch.Tensor)
+    }
     assert expected.keys() == actual.keys()
     for key in expected:
         assert torch.equal(actual[key], expected[key]), key

@@ -28,7 +28,9 @@ def _save(directory, plan_for=fc24_plan):
 
 def _fp8_plan(model):
     fp8 = QuantizationSpec(dtype="float8_e4m3fn", granularity={"type": "per_channel"})
-    return compile_plan(model, (torch.zeros(4, 64),), weight_only(int4_block(), fc1=fp8), execution_mode="eager")
+    return compile_plan(
+        model, (torch.zeros(4, 64),), weight_only(int4_block(), fc1=fp8), execution_mode="eager"
+    )
 
 
 def _rewrite(directory, edit):
@@ -88,12 +90,20 @@ def test_load_rejects_float64_scale(tmp_path):
     _rewrite(tmp_path, edit)
     with pytest.raises(PlanError) as caught:
         quantplan.load(tmp_path, TwoLayer)
-    assert "fc2.weight_scale: dtype torch.float64 does not match the weight layout" in str(caught.value)
+    assert "fc2.weight_scale: dtype torch.float64 does not match the weight layout" in str(
+        caught.value
+    )
 
 
 def test_load_lists_every_bad_tensor(tmp_path):
     _save(tmp_path)
-    _rewrite(tmp_path, lambda tensors: [_set("fc1.bias", 0, float("nan"))(tensors), _set("fc2.weight_scale", 0, 0.0)(tensors)])
+    _rewrite(
+        tmp_path,
+        lambda tensors: [
+            _set("fc1.bias", 0, float("nan"))(tensors),
+            _set("fc2.weight_scale", 0, 0.0)(tensors),
+        ],
+    )
     with pytest.raises(PlanError) as caught:
         quantplan.load(tmp_path, TwoLayer)
     assert [detail.path for detail in caught.value.errors] == ["fc1.bias", "fc2.weight_scale"]
@@ -140,8 +150,14 @@ def test_weights_from_other_save_name_first_tensor(tmp_path):
         quantplan.load(tmp_path, TwoLayer)
     message = str(caught.value)
     assert "weights.safetensors and plan.json come from different saves" in message
-    assert "(2 differences); use the plan.json saved with these weights, or save the artifact again:" in message
-    assert "- tensor fc2.weight: quantized as int4 in weights.safetensors, float in plan.json" in message
+    assert (
+        "(2 differences); use the plan.json saved with these weights, or save the artifact again:"
+        in message
+    )
+    assert (
+        "- tensor fc2.weight: quantized as int4 in weights.safetensors, float in plan.json"
+        in message
+    )
     assert "recompile" not in message
 
 
@@ -158,4 +174,6 @@ def test_state_dict_from_other_save_names_tensor():
 
 
 def test_mismatch_message_counts_one_difference():
-    assert "(1 difference); recompile the plan for this model:" in str(PlanMismatchError(["op added: linear_3"]))
+    assert "(1 difference); recompile the plan for this model:" in str(
+        PlanMismatchError(["op added: linear_3"])
+    )

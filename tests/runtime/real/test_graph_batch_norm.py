@@ -50,7 +50,9 @@ def _w8a8(mode: str) -> QuantizerConfig:
     return QuantizerConfig(
         execution_mode=mode,
         global_config=ModuleQuantizerConfig(
-            op_input_spec={"*": INT8}, op_output_spec={"*": INT8}, op_state_spec={"weight": int8_channel()}
+            op_input_spec={"*": INT8},
+            op_output_spec={"*": INT8},
+            op_state_spec={"weight": int8_channel()},
         ),
     )
 
@@ -115,7 +117,9 @@ def test_graph_fold_keeps_float_model():
 def test_graph_float_conv_keeps_batch_norm():
     model = _model()
     config = weight_only(int8_channel())
-    config.set_module_name("conv", ModuleQuantizerConfig(op_input_spec=None, op_output_spec=None, op_state_spec=None))
+    config.set_module_name(
+        "conv", ModuleQuantizerConfig(op_input_spec=None, op_output_spec=None, op_state_spec=None)
+    )
     plan = compile_plan(model, (_inputs(0),), config, execution_mode="graph")
     inputs = _inputs(10)
 

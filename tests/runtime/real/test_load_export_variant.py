@@ -55,7 +55,11 @@ def test_load_exports_recorded_variant_once(tmp_path, monkeypatch):
 def test_load_skips_exports_for_plan_capture(tmp_path, monkeypatch):
     _save_graph(tmp_path)
     metadata, tensors = _metadata(tmp_path)
-    save_file(tensors, str(tmp_path / "weights.safetensors"), metadata={**metadata, "runtime_export": "plan_capture"})
+    save_file(
+        tensors,
+        str(tmp_path / "weights.safetensors"),
+        metadata={**metadata, "runtime_export": "plan_capture"},
+    )
     calls = _count_exports(monkeypatch)
     quantplan.load(tmp_path, TwoLayer)
     assert calls == []
@@ -64,6 +68,10 @@ def test_load_skips_exports_for_plan_capture(tmp_path, monkeypatch):
 def test_load_falls_back_when_variant_unknown(tmp_path, monkeypatch):
     _save_graph(tmp_path)
     metadata, tensors = _metadata(tmp_path)
-    save_file(tensors, str(tmp_path / "weights.safetensors"), metadata={**metadata, "runtime_export": "no_such_variant"})
+    save_file(
+        tensors,
+        str(tmp_path / "weights.safetensors"),
+        metadata={**metadata, "runtime_export": "no_such_variant"},
+    )
     loaded = quantplan.load(tmp_path, TwoLayer)
     assert loaded(torch.randn(3, 64)).shape == (3, 64)

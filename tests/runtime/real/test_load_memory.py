@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[3]
 # one build of the encoder on the meta device (so the lazy imports of torch.export and of
 # transformers' BERT modules are excluded), resets it through /proc/self/clear_refs, loads
 # the MiniLM artifact and reports the increase.
-MEASURE = r'''
+MEASURE = r"""
 import json, sys, torch
 import quantplan
 from tests.runtime.real.helpers import TwoLayer
@@ -38,13 +38,11 @@ with open("/proc/self/clear_refs", "w") as handle:
 before = peak_kib()
 model = quantplan.load(big, lambda: (build_encoder(), inputs))
 print(json.dumps({"increase": (peak_kib() - before) * 1024}))
-'''
+"""
 
 
 def _save_tiny(directory: Path) -> None:
     import copy
-
-    import torch
 
     import quantplan
     from tests.runtime.real.helpers import TwoLayer, fc24_plan
@@ -80,7 +78,11 @@ def test_load_peak_rss_within_artifact_size(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
     result = subprocess.run(
         [sys.executable, "-c", MEASURE, str(tmp_path / "tiny"), str(tmp_path / "minilm")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     increase = json.loads(result.stdout.strip().splitlines()[-1])["increase"]

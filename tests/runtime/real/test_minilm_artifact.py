@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
 import quantplan
 from quantplan import Quantizer
@@ -34,5 +33,7 @@ def test_weights_file_matches_plan_prediction(tmp_path, config):
     quantplan.save(real, quantizer.plan, tmp_path)
     actual = (tmp_path / "weights.safetensors").stat().st_size
     predicted = summary.weight_bytes_after + fp32 - summary.weight_bytes_before
-    print(f"{config}: weights.safetensors {actual} B, predicted {predicted} B, fp32 {fp32} B, ratio to fp32 {actual / fp32:.3f}")
+    print(
+        f"{config}: weights.safetensors {actual} B, predicted {predicted} B, fp32 {fp32} B, ratio to fp32 {actual / fp32:.3f}"
+    )
     assert abs(actual - predicted) <= 0.05 * predicted

@@ -36,8 +36,12 @@ def test_state_dict_keys_keep_linear_names():
     real = apply_plan(copy.deepcopy(model), fc24_plan(model), mode="real")
     keys = [key for key in real.state_dict() if not key.endswith("_extra_state")]
     assert keys == [
-        "fc1.bias", "fc1.weight", "fc1.weight_scale",
-        "fc2.bias", "fc2.weight", "fc2.weight_scale",
+        "fc1.bias",
+        "fc1.weight",
+        "fc1.weight_scale",
+        "fc2.bias",
+        "fc2.weight",
+        "fc2.weight_scale",
     ]
     assert real.state_dict()["fc2.weight"].dtype == torch.uint8
     assert tuple(real.state_dict()["fc2.weight"].shape) == (64, 48)
@@ -75,7 +79,9 @@ def test_changed_hidden_size_rejected_before_apply():
 def test_int4_block32_real_equals_fake_weight():
     torch.manual_seed(2)
     model = TwoLayer()
-    plan = compile_plan(model, (torch.zeros(4, 64),), weight_only(int4_block(32)), execution_mode="eager")
+    plan = compile_plan(
+        model, (torch.zeros(4, 64),), weight_only(int4_block(32)), execution_mode="eager"
+    )
     fake = apply_plan(copy.deepcopy(model), plan)
     real = apply_plan(copy.deepcopy(model), plan, mode="real")
     from quantplan.runtime.formats import dequantize
@@ -105,7 +111,9 @@ def test_per_channel_axis1_uses_same_axis():
         QuantizationSpec(dtype="uint8", qscheme="asymmetric", granularity={"type": "per_channel"}),
         int4_block(32),
         QuantizationSpec(dtype="float8_e4m3fn", granularity={"type": "per_channel"}),
-        QuantizationSpec(dtype="float4_e2m1fn_x2", granularity={"type": "per_block", "block_size": 32}),
+        QuantizationSpec(
+            dtype="float4_e2m1fn_x2", granularity={"type": "per_block", "block_size": 32}
+        ),
     ],
 )
 def test_zero_and_tiny_rows_stay_finite(spec):

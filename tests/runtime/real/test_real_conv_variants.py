@@ -83,5 +83,7 @@ def test_conv_transpose2d_weight_equals_fake_quant():
     real = apply_plan(copy.deepcopy(model), plan, mode="real")
     spec = plan.op(plan.ops[0].name).state["weight"].spec
     block = resolve_block_shape(model.up.weight.shape, spec.to_quantization_spec(), "weight")
-    expected = fake_quantize(model.up.weight.detach(), spec.to_quantization_spec(), role="weight", block_shape=block).output
+    expected = fake_quantize(
+        model.up.weight.detach(), spec.to_quantization_spec(), role="weight", block_shape=block
+    ).output
     assert torch.equal(real.get_submodule("up").dequantized_weight(), expected)

@@ -63,7 +63,9 @@ def _trained_batch_norm(model: ConvNet) -> ConvNet:
 def _everything_int8() -> QuantizerConfig:
     return QuantizerConfig(
         global_config=ModuleQuantizerConfig(
-            op_input_spec={"*": INT8}, op_output_spec={"*": INT8}, op_state_spec={"weight": int8_channel()}
+            op_input_spec={"*": INT8},
+            op_output_spec={"*": INT8},
+            op_state_spec={"weight": int8_channel()},
         )
     )
 
@@ -94,7 +96,9 @@ def test_embedding_rows_equal_fake_quant_exactly():
     plan = compile_plan(model, _ids(), weight_only(int4_block()), execution_mode="eager")
     real = apply_plan(copy.deepcopy(model), plan, mode="real")
     ids = torch.tensor([[3, 0, 49, 3]])
-    expected = fake_quantize(model.emb.weight.detach(), int4_block(), role="weight", block_shape=(1, 32)).output[ids]
+    expected = fake_quantize(
+        model.emb.weight.detach(), int4_block(), role="weight", block_shape=(1, 32)
+    ).output[ids]
     assert torch.equal(real.emb.lookup(ids), expected)
 
 
@@ -103,7 +107,9 @@ def test_conv_weight_equals_fake_quant_exactly():
     model = ConvNet(batch_norm=False).eval()
     plan = compile_plan(model, _ids(), weight_only(int4_block()), execution_mode="eager")
     real = apply_plan(copy.deepcopy(model), plan, mode="real")
-    expected = fake_quantize(model.conv.weight.detach(), int4_block(), role="weight", block_shape=(1, 32, 3)).output
+    expected = fake_quantize(
+        model.conv.weight.detach(), int4_block(), role="weight", block_shape=(1, 32, 3)
+    ).output
     assert torch.equal(dequantize(real.conv.packed(), int4_block()), expected)
 
 
@@ -121,7 +127,9 @@ def test_batch_norm_folded_into_conv():
 def test_batch_norm_kept_for_float_conv():
     model = _trained_batch_norm(ConvNet())
     config = weight_only(int8_channel())
-    config.set_module_name("conv", ModuleQuantizerConfig(op_input_spec=None, op_output_spec=None, op_state_spec=None))
+    config.set_module_name(
+        "conv", ModuleQuantizerConfig(op_input_spec=None, op_output_spec=None, op_state_spec=None)
+    )
     plan = compile_plan(model, _ids(), config, execution_mode="eager")
     real = apply_plan(copy.deepcopy(model), plan, mode="real")
     assert isinstance(real.bn, nn.BatchNorm1d)
@@ -131,7 +139,9 @@ def test_batch_norm_kept_for_float_conv():
 
 def test_raw_linear_parameter_rejected_before_change():
     model = RawLinear()
-    plan = compile_plan(model, (torch.zeros(2, 32),), weight_only(int8_channel()), execution_mode="eager")
+    plan = compile_plan(
+        model, (torch.zeros(2, 32),), weight_only(int8_channel()), execution_mode="eager"
+    )
     before = model.weight.detach().clone()
     with pytest.raises(UnsupportedError, match=r"params/weight \(op linear, linear in"):
         apply_plan(model, plan, mode="real")

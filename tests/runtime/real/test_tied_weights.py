@@ -18,7 +18,9 @@ class TinyGPT2(nn.Module):
     def __init__(self):
         super().__init__()
         torch.manual_seed(0)
-        config = transformers.GPT2Config(n_layer=2, n_head=2, n_embd=64, vocab_size=128, n_positions=32)
+        config = transformers.GPT2Config(
+            n_layer=2, n_head=2, n_embd=64, vocab_size=128, n_positions=32
+        )
         self.model = transformers.GPT2LMHeadModel(config)
 
     def forward(self, ids):
@@ -64,8 +66,8 @@ def test_tied_gpt2_graph_load_round_trip(tmp_path):
 
 def model_weights_packed(model: nn.Module) -> bool:
     """Check that the embedding and the LM head both hold packed weights."""
-    from quantplan.runtime.real.modules import PackedWeightHolder, QuantizedEmbedding
     from quantplan.runtime.real.linear import QuantizedLinear
+    from quantplan.runtime.real.modules import PackedWeightHolder, QuantizedEmbedding
 
     kinds = {type(module) for module in model.modules()}
     return QuantizedLinear in kinds and bool(kinds & {PackedWeightHolder, QuantizedEmbedding})
