@@ -36,6 +36,7 @@ from torch import fx, nn
 from torch.export import Dim
 from torch.utils import _pytree as pytree
 
+from quantplan.compiler.capture.quiet import quiet_torch_logs
 from quantplan.compiler.capture.signature import split_example_inputs
 
 __all__ = ["PLAN_CAPTURE", "VARIANT_META", "export_for_runtime", "preferred_variant"]
@@ -158,14 +159,17 @@ def _try_export(
     was_training = model.training
     model.eval()
     try:
-        return torch.export.export(
-            model,
-            args,
-            kwargs,
-            strict=False,
-            dynamic_shapes=dynamic_shapes,
-            preserve_module_call_signature=tuple(preserve),
-        )
+        # Each attempt may fail or specialize a dimension on purpose; torch's warnings about
+        # that are noise to the user, who sees the outcome through the chosen variant.
+        with quiet_torch_logs():
+            return torch.export.export(
+                model,
+                args,
+                kwargs,
+                strict=False,
+                dynamic_shapes=dynamic_shapes,
+                preserve_module_call_signature=tuple(preserve),
+            )
     except Exception:
         return None
     finally:
