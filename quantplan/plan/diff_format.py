@@ -134,27 +134,31 @@ def _rule_entry(change: EntryChange) -> str:
 # --- text --------------------------------------------------------------------------------------
 
 
+def _structure_sections(diff: PlanDiff, rule_format: str) -> tuple[tuple[str, list[str]], ...]:
+    """Return the (title, items) sections for added/removed entries, ops, shared groups and skips.
+
+    `rule_format` wraps each rule string, such as `"{}"` for text or ``"`{}`"`` for Markdown.
+    """
+    added = [
+        f"{_rule_entry(change)} ({_where(change)}): {describe_spec(change.after.spec)}, "
+        f"rule {rule_format.format(change.after.rule)}"
+        for change in diff.added
+    ]
+    removed = [f"{_rule_entry(change)} ({_where(change)})" for change in diff.removed]
+    return (
+        ("Entries added", added),
+        ("Entries removed", removed),
+        ("Ops", list(diff.op_changes)),
+        ("Shared groups", list(diff.shared_changes)),
+        ("Skipped", list(diff.skipped_changes)),
+    )
+
+
 def _text_structure(diff: PlanDiff) -> list[str]:
     lines = []
-    sections = (
-        (
-            "Entries added:",
-            [
-                f"{_rule_entry(change)} ({_where(change)}): {describe_spec(change.after.spec)}, rule {change.after.rule}"
-                for change in diff.added
-            ],
-        ),
-        (
-            "Entries removed:",
-            [f"{_rule_entry(change)} ({_where(change)})" for change in diff.removed],
-        ),
-        ("Ops:", list(diff.op_changes)),
-        ("Shared groups:", list(diff.shared_changes)),
-        ("Skipped:", list(diff.skipped_changes)),
-    )
-    for title, items in sections:
+    for title, items in _structure_sections(diff, "{}"):
         if items:
-            lines += ["", title] + [f"  {item}" for item in items]
+            lines += ["", f"{title}:"] + [f"  {item}" for item in items]
     return lines
 
 
@@ -233,23 +237,7 @@ def _md_rule_details(diff: PlanDiff) -> list[str]:
 
 def _md_structure(diff: PlanDiff) -> list[str]:
     lines = []
-    sections = (
-        (
-            "Entries added",
-            [
-                f"{_rule_entry(change)} ({_where(change)}): {describe_spec(change.after.spec)}, rule `{change.after.rule}`"
-                for change in diff.added
-            ],
-        ),
-        (
-            "Entries removed",
-            [f"{_rule_entry(change)} ({_where(change)})" for change in diff.removed],
-        ),
-        ("Ops", list(diff.op_changes)),
-        ("Shared groups", list(diff.shared_changes)),
-        ("Skipped", list(diff.skipped_changes)),
-    )
-    for title, items in sections:
+    for title, items in _structure_sections(diff, "`{}`"):
         if items:
             lines += ["", f"**{title}**", ""] + [f"- {item}" for item in items]
     return lines
