@@ -125,7 +125,7 @@ class PlanMismatchError(PlanError):
     """The model no longer matches the plan's structure (a stale plan).
 
     `changes` lists human-readable differences such as `op added: linear_3`, and `advice`
-    tells the reader what to do about them.
+    is the next step for the reader.
     """
 
     def __init__(

@@ -48,7 +48,7 @@ class Skip:
 
 
 class AxisRequired(Exception):
-    """The granularity omits `axis` and the tensor has no default axis; the message says why."""
+    """The granularity omits `axis` and the tensor has no default axis. The message gives the reason."""
 
 
 @attrs.frozen

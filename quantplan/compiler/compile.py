@@ -50,7 +50,7 @@ def compile_plan(
 
 
 def check_finite_weights(model: nn.Module) -> None:
-    """Raise PlanError naming every floating-point parameter that holds NaN or inf."""
+    """Raise PlanError naming every floating-point parameter that contains NaN or inf."""
     problems = []
     for path, param in model.named_parameters():
         if param.is_meta or not param.is_floating_point():

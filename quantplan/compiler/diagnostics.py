@@ -197,7 +197,7 @@ def skip_diagnostics(findings: RuleFindings, skipped: Iterable[Skipped]) -> None
 
 
 def config_enables_quantization(config: QuantizerConfig) -> bool:
-    """Whether any spec anywhere in the config is not None."""
+    """Return whether any spec anywhere in the config is not None."""
     module_configs = [
         config.global_config,
         *config.module_type_configs.values(),

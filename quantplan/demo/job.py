@@ -129,7 +129,7 @@ def _review_diff(plans: dict, plan_dir: Path, echo: Printer) -> None:
 
 
 def _shorten_table(markdown: str, rows: int, full_file: Path) -> str:
-    """Keep the first `rows` rows of each Markdown table and say where the full text is."""
+    """Keep the first `rows` rows of each Markdown table and name the file with the full text."""
     kept, table_rows, hidden = [], 0, 0
     for line in [*markdown.splitlines(), ""]:
         if line.startswith("|"):

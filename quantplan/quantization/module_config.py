@@ -109,7 +109,7 @@ class ModuleQuantizerConfig(TensorGroups):
         fill_defaults(self, TENSOR_GROUPS, default_group)
 
     def has_boundary_specs(self) -> bool:
-        """Whether module_input_spec or module_output_spec is set (even to an empty map)."""
+        """Return whether module_input_spec or module_output_spec is set (even to an empty map)."""
         return self.module_input_spec is not None or self.module_output_spec is not None
 
     def set_op_type(

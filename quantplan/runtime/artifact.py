@@ -6,7 +6,7 @@ An artifact directory holds:
 - `weights.safetensors`: every parameter and buffer of the quantized model, keyed by its
   path (packed weights with `*_scale`, `*_zero_point` or `*_minval`, and the float tensors).
   E8M0 scales and sub-byte data are uint8, because safetensors 0.8 cannot load
-  float8_e8m0fnu or float4_e2m1fn_x2 back. Its metadata holds the plan sha256, the format
+  float8_e8m0fnu or float4_e2m1fn_x2 back. Its metadata contains the plan sha256, the format
   version, each packed weight's layout and its kernel choice (name, native or emulated), and
   for graph mode the export variant the model was built from (`runtime_export`).
 

@@ -9,7 +9,7 @@
 - `modules/<module path>/<inputs|outputs>/<index>/<...>` for module boundaries (a module's
   second call is `modules/<path>@1/...`).
 
-The file's metadata holds the plan's sha256, so qparams from another plan are rejected.
+The file's metadata contains the plan's sha256, so qparams from another plan are rejected.
 Dynamic activation quantizers compute qparams per call and store none.
 """
 
@@ -47,7 +47,7 @@ _FIELDS = ("scale", "zero_point", "minval")
 
 
 def collect_qparams(prepared: nn.Module) -> dict[str, torch.Tensor]:
-    """Return every quantizer's current qparams, keyed as the module docstring says.
+    """Return every quantizer's current qparams, keyed as the module docstring describes.
 
     Raises PlanError naming each activation quantizer whose observer never saw data.
     """

@@ -1,6 +1,6 @@
 """Rule matching: which config rule decides a module and an op.
 
-This module holds the only implementation of the precedence rules; the resolver and
+This module contains the only implementation of the precedence rules; the resolver and
 `explain` both call it. Every `*_candidates` function returns all matching rules ordered by
 precedence, winner first, so that `explain` can show what the winner shadowed.
 

@@ -21,7 +21,7 @@ __all__ = ["EntryCollector", "is_float", "resolve_op"]
 
 
 def is_float(dtype: str) -> bool:
-    """Whether a dtype name is a floating-point dtype (the only quantization candidates)."""
+    """Return whether a dtype name is a floating-point dtype (the only quantization candidates)."""
     return dtype.startswith(("float", "bfloat"))
 
 

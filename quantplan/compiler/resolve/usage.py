@@ -26,7 +26,7 @@ class KeyUsage:
 
 
 def collect_usage(graph: ModelGraph, index: ConfigIndex, quantizable: set[str]) -> KeyUsage:
-    """Match every key against every module and op once; `quantizable` holds the plan's op names."""
+    """Match every key against every module and op once; `quantizable` contains the plan's op names."""
     usage = KeyUsage()
     for module in graph.modules:
         _module_usage(usage, index, module.path, module.type)

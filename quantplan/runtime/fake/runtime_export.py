@@ -159,8 +159,8 @@ def _try_export(
     was_training = model.training
     model.eval()
     try:
-        # Each attempt may fail or specialize a dimension on purpose; torch's warnings about
-        # that are noise to the user, who sees the outcome through the chosen variant.
+        # Each attempt may fail or specialize a dimension on purpose. torch's warnings about
+        # that are noise to the user, because the chosen variant already reports the outcome.
         with quiet_torch_logs():
             return torch.export.export(
                 model,

@@ -90,7 +90,7 @@ def decode_e8m0(data: torch.Tensor, *, name: str | None = None) -> torch.Tensor:
 
 
 def check_finite_fp8(data: torch.Tensor, *, name: str | None = None) -> None:
-    """Raise PlanError naming the tensor when fp8 data holds a NaN or inf bit pattern."""
+    """Raise PlanError naming the tensor when fp8 data contains a NaN or inf bit pattern."""
     if data.dtype not in (torch.float8_e4m3fn, torch.float8_e5m2):
         return
     if not bool(torch.isfinite(data.to(torch.float32)).all()):

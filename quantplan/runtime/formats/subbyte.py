@@ -29,7 +29,7 @@ SUBBYTE_LAYOUT = {
 
 
 def packed_shape(shape: tuple[int, ...], bits: int) -> tuple[int, ...]:
-    """Return the uint8 shape that holds codes of `shape` at `bits` bits each."""
+    """Return the uint8 shape that stores codes of `shape` at `bits` bits each."""
     per_byte = 8 // bits
     return (*shape[:-1], -(-shape[-1] // per_byte))
 

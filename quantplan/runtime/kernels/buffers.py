@@ -21,8 +21,8 @@ def scratch(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) ->
     key = (tuple(shape), dtype, str(device))
     buffer = _POOL.get(key)
     if buffer is None:
-        # A buffer made inside torch.inference_mode() would be an inference tensor, which no
-        # later in-place write outside that mode may touch; the pool outlives any one mode.
+        # A buffer made inside torch.inference_mode() would be an inference tensor, and no
+        # in-place write outside that mode may touch it. The pool outlives any one mode.
         with torch.inference_mode(False):
             buffer = torch.empty(shape, dtype=dtype, device=device)
         _POOL[key] = buffer
