@@ -28,7 +28,7 @@ from quantplan.compiler.capture import (
 )
 from quantplan.errors import ErrorDetail, PlanError
 from quantplan.plan.model import Plan
-from quantplan.runtime.fake.batch import guard_input_shapes
+from quantplan.runtime.fake.input_checks import install_input_checks
 from quantplan.runtime.fake.control import attach_quantizer_list, is_prepared, set_observers
 from quantplan.runtime.fake.quantizer import FakeQuantizer
 from quantplan.runtime.fake.runtime_export import export_for_runtime
@@ -201,7 +201,7 @@ def _apply_graph(
     from quantplan.runtime.fake.train_eval import allow_train_eval
 
     module = program.module()
-    guard_input_shapes(module)
+    install_input_checks(module)
     signatures = {
         entry.fqn: entry.signature
         for entry in program.module_call_graph

@@ -183,24 +183,28 @@ class FakeQuantizer(nn.Module):
     # -- forward -----------------------------------------------------------------------
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.role == "weight":
+            return self._forward_weight(x)
         fixed = self._fixed.get((x.shape, x.dtype, x.device))
         if fixed is not None and not (x.requires_grad and torch.is_grad_enabled()):
             return fixed(x)
-        if self.role == "weight":
-            return self._forward_weight(x)
         return self._forward_activation(x)
 
     def _forward_weight(self, weight: torch.Tensor) -> torch.Tensor:
         # A meta weight (a model built for `quantplan.load`) has no values to quantize.
         if not self.fake_quant_enabled or weight.is_meta:
             return weight
-        reusable = not (torch.is_grad_enabled() and weight.requires_grad)
-        token = (weight._version, weight.data_ptr(), weight.dtype, weight.device)
-        if reusable and self._weight_cache is not None and self._weight_cache[0] == token:
-            return self._weight_cache[1]
+        reusable = not (weight.requires_grad and torch.is_grad_enabled())
+        cache = self._weight_cache
+        if reusable and cache is not None:
+            token, output = cache
+            # Same storage, same in-place version: the cached value is still this weight's.
+            if token == (weight._version, weight.data_ptr(), weight.dtype, weight.device):
+                return output
         qparams = self.qparams(weight, device=weight.device)
         output = fake_quantize_with_qparams(weight, qparams, self.spec, self.block_shape)
         if reusable:
+            token = (weight._version, weight.data_ptr(), weight.dtype, weight.device)
             self._weight_cache = (token, output.detach())
         return output
 

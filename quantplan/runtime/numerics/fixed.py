@@ -1,16 +1,18 @@
 """Fake quantization with fixed qparams, specialized once for one input shape (evaluation).
 
 `FixedFakeQuant` gives the same bits as `fake_quantize_with_qparams` for integer formats with
-the `zp` formulation, in five in-place passes instead of six, and with the reshapes, dtype
-conversions and broadcast shapes worked out at build time:
+the `zp` formulation, with the reshapes, dtype conversions and broadcast shapes worked out at
+build time. Per-tensor qparams take four passes over the tensor, per-block qparams five:
 
-    q = rne(x / s) + 0.0              # true division; "+ 0.0" turns -0.0 into +0.0
-    q = clamp(q, qmin - zp, qmax - zp)
-    y = q * s
+    q = clamp(x / s, qmin - zp, qmax - zp)     # true division
+    q = rne(q)
+    y = 0.0 + s * q                            # one `add` with alpha=s; "0.0 +" makes -0.0 +0.0
 
-This equals `(clamp(rne(x / s) + zp, qmin, qmax) - zp) * s` because every term is an
-integer below 2^24, which float32 holds exactly. Float formats and the `minval` formulation
-return None from `build_fixed_fake_quant`, so callers keep the general path for them.
+(per-block scales cannot be an `alpha`, so there `y = q * s` and `+ 0.0` are two passes).
+This equals `(clamp(rne(x / s) + zp, qmin, qmax) - zp) * s`. Every term is an integer below
+2^24, which float32 holds exactly, and clamping to integer bounds commutes with rounding.
+Float formats and the `minval` formulation return None from `build_fixed_fake_quant`, so
+callers keep the general path for them.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class FixedFakeQuant:
     `blocked_shape` is the `to_blocks` view shape, or None for per-tensor qparams (no view).
     `scale` broadcasts over that view. `low` and `high` are the clamp bounds of the
     zero-point-free code `rne(x / s)`: floats for one block, tensors for several.
+    `scale_value` is the one scale as a Python float (None for several blocks), and `zero`
+    a 0-d zero of the output's dtype and device, the `input` of the final `add`.
     """
 
     shape: torch.Size
@@ -39,16 +43,21 @@ class FixedFakeQuant:
     scale: torch.Tensor
     low: torch.Tensor | float
     high: torch.Tensor | float
+    scale_value: float | None
+    zero: torch.Tensor
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         values = x if x.dtype == torch.float32 else x.to(torch.float32)
         if self.blocked_shape is not None:
             values = values.reshape(self.blocked_shape)
         codes = torch.div(values, self.scale)
-        codes.round_()
-        codes.add_(0.0)
         codes.clamp_(self.low, self.high)
-        codes.mul_(self.scale)
+        codes.round_()
+        if self.scale_value is not None:
+            torch.add(self.zero, codes, alpha=self.scale_value, out=codes)
+        else:
+            codes.mul_(self.scale)
+            codes.add_(0.0)
         output = codes.reshape(self.shape) if self.blocked_shape is not None else codes
         return output if x.dtype == torch.float32 else output.to(x.dtype)
 
@@ -75,7 +84,13 @@ def build_fixed_fake_quant(
         low, high = spec.quant_min - zero_point, spec.quant_max - zero_point
     blocked_shape = None if per_tensor else _blocked_shape(tuple(shape), block)
     return FixedFakeQuant(
-        shape=torch.Size(shape), blocked_shape=blocked_shape, scale=scale, low=low, high=high
+        shape=torch.Size(shape),
+        blocked_shape=blocked_shape,
+        scale=scale,
+        low=low,
+        high=high,
+        scale_value=float(scale) if per_tensor else None,
+        zero=torch.zeros((), dtype=torch.float32, device=device),
     )
 
 
