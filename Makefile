@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[test,rich]'
+	# Build the native fake-quant kernel now rather than on first use; without a C++
+	# compiler this only logs a warning, and the ATen kernels are used instead.
+	$(PY) -c 'from quantplan.runtime.numerics.native import fixed_fake_quant_kernel as build; build()'
 	touch $(STAMP)
 
 # pytest exits 5 when it collects nothing; that must fail CI, so it is mapped to 1.

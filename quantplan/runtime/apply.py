@@ -28,8 +28,8 @@ from quantplan.compiler.capture import (
 )
 from quantplan.errors import ErrorDetail, PlanError
 from quantplan.plan.model import Plan
-from quantplan.runtime.fake.input_checks import install_input_checks
 from quantplan.runtime.fake.control import attach_quantizer_list, is_prepared, set_observers
+from quantplan.runtime.fake.input_checks import install_input_checks
 from quantplan.runtime.fake.quantizer import FakeQuantizer
 from quantplan.runtime.fake.runtime_export import export_for_runtime
 from quantplan.runtime.fake.sites import Site, plan_sites

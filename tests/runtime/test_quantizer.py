@@ -11,6 +11,7 @@ from quantplan import ModuleQuantizerConfig, QuantizationSpec, Quantizer, Quanti
 from quantplan.errors import PlanError
 from quantplan.quantization.spec import PerBlockGranularity
 from quantplan.runtime.fake import fake_quantizers
+from quantplan.runtime.fake.fold import parameter_at
 
 
 class Decoder(nn.Module):
@@ -218,6 +219,37 @@ def test_weight_fake_quant_computed_once_in_eval():
         model(torch.randn(2, 3, 32, 32))
 
     assert weight._weight_cache[1] is first
+
+
+def test_weight_cache_follows_inplace_update():
+    quantizer = _prepared("graph")
+    model = quantizer.prepared_model
+    inputs = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        before = model(inputs)
+        model.head.weight.mul_(2.0)
+        after = model(inputs)
+
+    assert not torch.equal(before, after)
+
+
+@pytest.mark.parametrize("mode", ["graph", "eager"])
+def test_inference_tensor_weights_follow_update(mode):
+    with torch.inference_mode():
+        model = MyModel().eval()
+    quantizer = Quantizer(model, QuantizerConfig(execution_mode=mode))
+    inputs = torch.randn(2, 3, 32, 32)
+    with torch.inference_mode():
+        quantizer.prepare((inputs,))
+        prepared = quantizer.prepared_model
+        first = prepared(inputs)
+        again = prepared(inputs)
+        # Eager mode puts a parametrization on the weight; the stored tensor is under it.
+        parameter_at(prepared, "head.weight").mul_(2.0)
+        changed = prepared(inputs)
+
+    assert torch.equal(first, again)
+    assert not torch.equal(first, changed)
 
 
 def test_finalize_without_data_names_tensor():

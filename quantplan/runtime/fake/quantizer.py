@@ -194,7 +194,11 @@ class FakeQuantizer(nn.Module):
         # A meta weight (a model built for `quantplan.load`) has no values to quantize.
         if not self.fake_quant_enabled or weight.is_meta:
             return weight
-        reusable = not (weight.requires_grad and torch.is_grad_enabled())
+        # An inference tensor has no version counter, so an in-place change to it could not be
+        # detected: its fake-quant value is recomputed on every call.
+        reusable = (
+            not (weight.requires_grad and torch.is_grad_enabled()) and not weight.is_inference()
+        )
         cache = self._weight_cache
         if reusable and cache is not None:
             token, output = cache

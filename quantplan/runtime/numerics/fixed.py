@@ -2,7 +2,8 @@
 
 `FixedFakeQuant` gives the same bits as `fake_quantize_with_qparams` for integer formats with
 the `zp` formulation, with the reshapes, dtype conversions and broadcast shapes worked out at
-build time. Per-tensor qparams take four passes over the tensor, per-block qparams five:
+build time. Per-tensor qparams on the CPU take one pass of the native kernel (`native`) when
+it can be built. Otherwise per-tensor qparams take four ATen passes, per-block qparams five:
 
     q = clamp(x / s, qmin - zp, qmax - zp)     # true division
     q = rne(q)
@@ -17,11 +18,14 @@ callers keep the general path for them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 import torch
 
 from quantplan.quantization.spec import QFormulation, QuantizationSpec
 from quantplan.runtime.numerics.blocks import grid_shape, scale_view_shape
+from quantplan.runtime.numerics.native import fixed_fake_quant_kernel
 from quantplan.runtime.numerics.results import QParams
 
 __all__ = ["FixedFakeQuant", "build_fixed_fake_quant"]
@@ -35,7 +39,8 @@ class FixedFakeQuant:
     `scale` broadcasts over that view. `low` and `high` are the clamp bounds of the
     zero-point-free code `rne(x / s)`: floats for one block, tensors for several.
     `scale_value` is the one scale as a Python float (None for several blocks), and `zero`
-    a 0-d zero of the output's dtype and device, the `input` of the final `add`.
+    a 0-d zero of the output's dtype and device, the `input` of the final `add`. `kernel` is
+    the native one-pass operator (`numerics.native`) where it applies, else None.
     """
 
     shape: torch.Size
@@ -45,9 +50,13 @@ class FixedFakeQuant:
     high: torch.Tensor | float
     scale_value: float | None
     zero: torch.Tensor
+    kernel: Callable | None = None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         values = x if x.dtype == torch.float32 else x.to(torch.float32)
+        if self.kernel is not None:
+            output = self.kernel(values, self.scale_value, self.low, self.high)
+            return output if x.dtype == torch.float32 else output.to(x.dtype)
         if self.blocked_shape is not None:
             values = values.reshape(self.blocked_shape)
         codes = torch.div(values, self.scale)
@@ -68,8 +77,14 @@ def build_fixed_fake_quant(
     shape: torch.Size,
     block: tuple[int, ...],
     device: torch.device,
+    *,
+    native: bool = True,
 ) -> FixedFakeQuant | None:
-    """Specialize `qparams` for inputs of `shape`; None where only the general path applies."""
+    """Specialize `qparams` for inputs of `shape`; None where only the general path applies.
+
+    With `native`, per-tensor qparams on the CPU use the native one-pass kernel when it can be
+    built (see `numerics.native`); without it, or where it cannot, the ATen passes run.
+    """
     if spec.is_float or spec.qformulation is QFormulation.MINVAL or qparams.zero_point is None:
         return None
     grid = grid_shape(tuple(shape), block)
@@ -83,6 +98,7 @@ def build_fixed_fake_quant(
     else:
         low, high = spec.quant_min - zero_point, spec.quant_max - zero_point
     blocked_shape = None if per_tensor else _blocked_shape(tuple(shape), block)
+    use_kernel = native and per_tensor and device.type == "cpu" and _kernel_bounds(low, high)
     return FixedFakeQuant(
         shape=torch.Size(shape),
         blocked_shape=blocked_shape,
@@ -91,7 +107,13 @@ def build_fixed_fake_quant(
         high=high,
         scale_value=float(scale) if per_tensor else None,
         zero=torch.zeros((), dtype=torch.float32, device=device),
+        kernel=fixed_fake_quant_kernel() if use_kernel else None,
     )
+
+
+def _kernel_bounds(low: float, high: float) -> bool:
+    # The native kernel rounds by adding 1.5 * 2^23, which is exact below 2^22 in magnitude.
+    return low <= 0.0 <= high and high - low < 2.0**22
 
 
 def _blocked_shape(shape: tuple[int, ...], block: tuple[int, ...]) -> tuple[int, ...]:
