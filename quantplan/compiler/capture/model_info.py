@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import nn
@@ -15,6 +15,7 @@ __all__ = [
     "ParameterTable",
     "describe_modules",
     "module_paths_by_id",
+    "module_state_tensors",
     "qualified_name",
     "state_tensors",
 ]
@@ -39,10 +40,18 @@ def state_tensors(model: nn.Module) -> dict[int, torch.Tensor]:
     These are the tensors that torch.export lifts as buffers and constants. They are model
     state, so eager capture and the eager runtime never count them as activation inputs.
     """
+    return module_state_tensors(model.modules())
+
+
+def module_state_tensors(modules: Iterable[nn.Module]) -> dict[int, torch.Tensor]:
+    """Map id(tensor) to each buffer and plain tensor attribute of `modules` (see state_tensors)."""
     tensors: dict[int, torch.Tensor] = {}
-    for _, buffer in model.named_buffers(remove_duplicate=False):
-        tensors[id(buffer)] = buffer
-    for module in model.modules():
+    # Reads each module's buffer table directly: the eager runtime calls this every forward,
+    # and named_buffers() would build a dotted name for every buffer.
+    for module in modules:
+        for buffer in module._buffers.values():
+            if buffer is not None:
+                tensors[id(buffer)] = buffer
         for value in vars(module).values():
             if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter):
                 tensors[id(value)] = value

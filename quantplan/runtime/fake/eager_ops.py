@@ -16,8 +16,8 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
 
-from quantplan.compiler.capture.eager import EagerOpNamer, eager_base_name
-from quantplan.compiler.capture.model_info import module_paths_by_id, state_tensors
+from quantplan.compiler.capture.eager import EagerOpNamer, eager_base_name, has_tensor
+from quantplan.compiler.capture.model_info import module_paths_by_id, module_state_tensors
 from quantplan.compiler.capture.op_types import PARAMETER_VIEW_OPS
 from quantplan.runtime.fake.quantizer import FakeQuantizer
 from quantplan.runtime.fake.sites import Site
@@ -35,7 +35,9 @@ class EagerQuantizationMode(TorchFunctionMode):
         self.inputs: dict[str, dict[int, FakeQuantizer]] = {}
         self.outputs: dict[str, dict[int, FakeQuantizer]] = {}
         self._paths = module_paths_by_id(model)
-        self._model = model
+        # Listed once: the modules added later (quantizers, parametrizations) keep no buffers
+        # or plain tensor attributes, so only the plan's modules hold state tensors.
+        self._modules = list(model.modules())
         self._buffers: dict[int, torch.Tensor] = {}
         self._stack: list[str] = []
         self._views: dict[int, torch.Tensor] = {}
@@ -78,7 +80,7 @@ class EagerQuantizationMode(TorchFunctionMode):
         self._views.clear()
         self._stack.clear()
         # Collected per forward because `model.to(...)` replaces buffer tensors.
-        self._buffers = state_tensors(self._model)
+        self._buffers = module_state_tensors(self._modules)
         self.__enter__()
 
     def _root_exit(self, module: nn.Module, args: tuple, output: Any) -> None:
@@ -100,7 +102,7 @@ class EagerQuantizationMode(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         base = eager_base_name(func)
-        if base is None or not _has_tensor(args, kwargs):
+        if base is None or not has_tensor(args, kwargs):
             return func(*args, **kwargs)
         if self._is_parameter_view(base, args, kwargs):
             output = func(*args, **kwargs)
@@ -130,7 +132,7 @@ class EagerQuantizationMode(TorchFunctionMode):
     def _is_parameter_view(self, base: str, args: tuple, kwargs: dict) -> bool:
         if base not in PARAMETER_VIEW_OPS or not args or not isinstance(args[0], torch.Tensor):
             return False
-        if _has_tensor(args[1:], kwargs):
+        if has_tensor(args[1:], kwargs):
             return False
         return self._is_state(args[0])
 
@@ -173,7 +175,3 @@ def _quantize_outputs(output: Any, quantizers: dict[int, FakeQuantizer]) -> Any:
         return tensor if quantizer is None else quantizer(tensor)
 
     return pytree.tree_map_only(torch.Tensor, visit, output)
-
-
-def _has_tensor(args: tuple, kwargs: dict) -> bool:
-    return any(isinstance(leaf, torch.Tensor) for leaf in pytree.tree_leaves((args, kwargs)))
