@@ -387,3 +387,61 @@ def test_calibrate_after_finalize_rejected():
         quantizer.calibrate([(torch.randn(2, 4),)], progress=False)
     with pytest.raises(PlanError, match="cannot prepare: the model is already finalized"):
         quantizer.prepare((torch.randn(2, 4),))
+
+
+def _small_w8a8(mode: str = "graph") -> Quantizer:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 4)).eval()
+    quantizer = Quantizer(model, QuantizerConfig.presets.w8a8())
+    quantizer.config.execution_mode = mode
+    quantizer.prepare((torch.randn(2, 8),))
+    quantizer.calibrate([(torch.randn(2, 8),)], progress=False)
+    return quantizer
+
+
+def test_finalized_model_exports():
+    final = _small_w8a8().finalize(backend="torch")
+    x = torch.randn(2, 8)
+    with torch.no_grad():
+        final(x)
+
+    program = torch.export.export(final, (x,))
+
+    with torch.no_grad():
+        assert torch.equal(program.module()(x), final(x))
+
+
+@pytest.mark.parametrize("mode", ["graph", "eager"])
+def test_inference_cache_allows_autograd(mode):
+    prepared = _small_w8a8(mode).prepared_model
+    prepared.requires_grad_(False)
+    # Restoring a checkpoint copies into the weights in place, so the weight cache refills.
+    prepared.load_state_dict(prepared.state_dict())
+    with torch.inference_mode():
+        prepared(torch.randn(2, 8))
+    x = torch.randn(2, 8, requires_grad=True)
+
+    prepared(x).sum().backward()
+
+    assert x.grad is not None
+    assert float(x.grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("mode", ["graph", "eager"])
+def test_empty_batch_passes_through(mode):
+    quantizer = _small_w8a8(mode)
+
+    with torch.no_grad():
+        output = quantizer.prepared_model(torch.randn(0, 8))
+
+    assert output.shape == (0, 4)
+
+
+def test_autograd_forward_builds_no_fixed_kernel():
+    prepared = _small_w8a8().prepared_model
+    x = torch.randn(2, 8, requires_grad=True)
+
+    for _ in range(3):
+        prepared(x)
+
+    assert all(not quantizer._fixed for quantizer in fake_quantizers(prepared))

@@ -38,8 +38,12 @@ def input_signature(args: tuple, kwargs: dict) -> tuple | None:
 
     Tensors count by shape and dtype and plain values (None, bool, int, float, str) by value,
     so two calls with one key have the same pytree structure and pass the same guards. Lists,
-    dicts and other objects return None, and their calls are checked every time.
+    dicts and other objects return None, and their calls are checked every time, as are calls
+    traced by torch.export or torch.compile.
     """
+    if torch.compiler.is_compiling():
+        # Under torch.export or torch.compile shapes may be symbolic, which cannot be hashed.
+        return None
     parts = []
     for value in (*args, *kwargs.values()):
         if isinstance(value, torch.Tensor):

@@ -185,9 +185,10 @@ class FakeQuantizer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.role == "weight":
             return self._forward_weight(x)
-        fixed = self._fixed.get((x.shape, x.dtype, x.device))
-        if fixed is not None and not (x.requires_grad and torch.is_grad_enabled()):
-            return fixed(x)
+        if _can_specialize(x):
+            fixed = self._fixed.get((x.shape, x.dtype, x.device))
+            if fixed is not None:
+                return fixed(x)
         return self._forward_activation(x)
 
     def _forward_weight(self, weight: torch.Tensor) -> torch.Tensor:
@@ -205,15 +206,21 @@ class FakeQuantizer(nn.Module):
             # Same storage, same in-place version: the cached value is still this weight's.
             if token == (weight._version, weight.data_ptr(), weight.dtype, weight.device):
                 return output
-        qparams = self.qparams(weight, device=weight.device)
-        output = fake_quantize_with_qparams(weight, qparams, self.spec, self.block_shape)
-        if reusable:
-            token = (weight._version, weight.data_ptr(), weight.dtype, weight.device)
-            self._weight_cache = (token, output.detach())
+        if not reusable:
+            qparams = self.qparams(weight, device=weight.device)
+            return fake_quantize_with_qparams(weight, qparams, self.spec, self.block_shape)
+        # Outside inference mode, so that the cached value stays usable by a later forward
+        # under autograd (an inference tensor cannot be saved for backward).
+        with torch.inference_mode(False):
+            qparams = self.qparams(weight, device=weight.device)
+            output = fake_quantize_with_qparams(weight, qparams, self.spec, self.block_shape)
+        token = (weight._version, weight.data_ptr(), weight.dtype, weight.device)
+        self._weight_cache = (token, output.detach())
         return output
 
     def _forward_activation(self, x: torch.Tensor) -> torch.Tensor:
-        if not x.is_floating_point():
+        # An empty batch has no range to observe and no value to quantize.
+        if not x.is_floating_point() or x.numel() == 0:
             return x
         if self.observe_enabled and not self.dynamic:
             if self._provisional:
@@ -227,7 +234,7 @@ class FakeQuantizer(nn.Module):
         if self.dynamic:
             return fake_quantize(x, self.spec, role="activation", block_shape=block_shape).output
         qparams = self.qparams(device=x.device)
-        if not self.observe_enabled:
+        if not self.observe_enabled and _can_specialize(x):
             self._specialize(x, qparams, block_shape)
         return fake_quantize_with_qparams(x, qparams, self.spec, block_shape)
 
@@ -242,11 +249,25 @@ class FakeQuantizer(nn.Module):
         # An activation's batch or sequence size may differ from the recorded one, so its
         # block shape is derived from the actual shape with the plan's granularity.
         key = tuple(shape)
+        if torch.compiler.is_compiling():
+            # Traced shapes may be symbolic, and a SymInt cannot be a dict key.
+            return resolve_block_shape(key, self.spec, "activation", name=self.key)
         block = self._block_cache.get(key)
         if block is None:
             block = resolve_block_shape(key, self.spec, "activation", name=self.key)
             self._block_cache[key] = block
         return block
+
+
+def _can_specialize(x: torch.Tensor) -> bool:
+    """Return whether the fixed-qparams kernel may serve `x`.
+
+    Not under autograd, which needs the straight-through estimator, and not while torch.export
+    or torch.compile traces, where shapes may be symbolic and qparams cannot become floats.
+    """
+    if x.requires_grad and torch.is_grad_enabled():
+        return False
+    return not torch.compiler.is_compiling()
 
 
 def _observer_has_data(observer) -> bool:
