@@ -15,10 +15,10 @@ __all__ = ["check_qparams"]
 def check_qparams(qparams: Mapping[str, torch.Tensor], plan: Plan) -> None:
     """Raise one PlanError naming every key with an invalid scale, zero point or shape.
 
-    Scales must be finite and positive. Zero points must lie in the entry's
-    [quant_min, quant_max] and have the scale's shape. A weight's scale must have the plan's
-    `scale_shape`; activation scales are not shape-checked because their shape follows the
-    input.
+    Scales must be finite and positive. Zero points must be finite integers (an integer dtype,
+    or a float dtype with integral values), lie in the entry's [quant_min, quant_max] and have
+    the scale's shape. A weight's scale must have the plan's `scale_shape`. Activation scales
+    are not shape-checked because their shape follows the input.
     """
     specs = _specs_by_key(plan)
     problems = []
@@ -87,7 +87,21 @@ def _check_zero_point(key, zero_point, scale, spec) -> list[ErrorDetail]:
                 message=f"the zero point has shape {list(zero_point.shape)}, but its scale has shape {list(scale.shape)}.",
             )
         )
-    if (
+    non_integer = _first_non_integer(zero_point)
+    if non_integer is not None:
+        # The fixed-qparams path rounds the zero-point-free code rne(x / s), which equals the
+        # general path's rne(x / s + zp) - zp only for integral zero points.
+        problems.append(
+            ErrorDetail(
+                path=key,
+                message=(
+                    "the zero point must contain only finite integers, "
+                    f"but it contains {non_integer}. Round the zero points to integers "
+                    "(Quantizer.freeze stores them as int32), or recalibrate and freeze again."
+                ),
+            )
+        )
+    elif (
         spec is not None
         and spec.quant_min is not None
         and spec.quant_max is not None
@@ -102,3 +116,13 @@ def _check_zero_point(key, zero_point, scale, spec) -> list[ErrorDetail]:
                 )
             )
     return problems
+
+
+def _first_non_integer(zero_point: torch.Tensor) -> float | None:
+    """Return the first value that is NaN, infinite or fractional, or None where there is none."""
+    if not zero_point.is_floating_point():
+        return None
+    invalid = ~torch.isfinite(zero_point) | (zero_point != torch.round(zero_point))
+    if not bool(invalid.any()):
+        return None
+    return float(zero_point[invalid][0])

@@ -172,6 +172,54 @@ def test_zero_point_out_of_range_rejected():
     )
 
 
+@pytest.mark.parametrize("bad", [0.5, -2.25, float("nan"), float("inf")])
+def test_non_integer_zero_point_rejected(bad):
+    quantizer, prepared, _, state, factory = _calibrated("graph")
+    qparams = collect_qparams(prepared)
+    key = SCALE_KEY.replace("scale", "zero_point")
+    qparams[key] = torch.full(qparams[key].shape, bad, dtype=torch.float32)
+
+    with pytest.raises(PlanError) as caught:
+        quantplan.apply_plan(_fresh(factory, state), quantizer.plan, qparams=qparams)
+    assert str(caught.value) == (
+        f"{key}: the zero point must contain only finite integers, but it contains {bad}. "
+        "Round the zero points to integers (Quantizer.freeze stores them as int32), "
+        "or recalibrate and freeze again."
+    )
+
+
+def test_fractional_weight_zero_point_rejected():
+    quantizer, prepared, _, state, factory = _calibrated("graph")
+    qparams = collect_qparams(prepared)
+    key = next(
+        name for name in qparams if name.startswith("params/") and name.endswith("/zero_point")
+    )
+    zero_point = qparams[key].to(torch.float32)
+    zero_point.view(-1)[-1] = 3.5
+    qparams[key] = zero_point
+    assert zero_point.numel() > 1
+
+    with pytest.raises(PlanError) as caught:
+        quantplan.apply_plan(_fresh(factory, state), quantizer.plan, qparams=qparams)
+    assert str(caught.value).startswith(
+        f"{key}: the zero point must contain only finite integers, but it contains 3.5."
+    )
+
+
+def test_integral_float_zero_point_accepted():
+    quantizer, prepared, example_inputs, state, factory = _calibrated("graph")
+    qparams = collect_qparams(prepared)
+    key = SCALE_KEY.replace("scale", "zero_point")
+    qparams[key] = qparams[key].to(torch.float32)
+
+    rebuilt = quantplan.apply_plan(_fresh(factory, state), quantizer.plan, qparams=qparams)
+    with torch.no_grad():
+        expected = prepared(*example_inputs)
+        actual = rebuilt(*example_inputs)
+
+    assert torch.equal(actual, expected)
+
+
 def test_weight_scale_shape_rejected(tmp_path):
     quantizer, prepared, _, state, factory = _calibrated("graph")
     qparams = collect_qparams(prepared)
