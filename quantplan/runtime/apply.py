@@ -34,6 +34,7 @@ from quantplan.runtime.fake.quantizer import FakeQuantizer
 from quantplan.runtime.fake.runtime_export import export_for_runtime
 from quantplan.runtime.fake.sites import Site, plan_sites
 from quantplan.runtime.frozen import assign_qparams, load_qparams
+from quantplan.runtime.numerics.native import native_mode
 from quantplan.runtime.stale import check_plan_matches
 
 __all__ = ["APPLIED_ATTRIBUTE", "apply_plan", "capture_for_plan", "model_device"]
@@ -65,6 +66,8 @@ def apply_plan(
             )
         )
     _reject_prepared(model)
+    # Read when the first quantizer specializes; checked here so a typo fails before calibration.
+    native_mode()
     if mode == "real":
         from quantplan.runtime.real import apply_real
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +17,7 @@ from quantplan.quantization.spec import QuantizationSpec
 from quantplan.runtime.numerics import build_fixed_fake_quant, fake_quantize
 from quantplan.runtime.numerics.native import (
     NATIVE_ENV,
+    build,
     fixed_fake_quant_kernel,
     missing_build_tools,
     native_mode,
@@ -112,8 +116,8 @@ def test_invalid_mode_names_variable(monkeypatch):
         native_mode()
 
     message = str(error.value)
-    assert f"{NATIVE_ENV}='sometimes' is invalid" in message
-    assert "use one of: auto, on, off" in message
+    assert message.startswith(f"{NATIVE_ENV}: invalid value 'sometimes'")
+    assert "set it to auto, on or off, or unset it" in message
 
 
 def test_off_mode_uses_aten(monkeypatch):
@@ -126,8 +130,8 @@ def test_off_mode_uses_aten(monkeypatch):
     assert native.kernel is None
 
 
-def _run_without_compiler(mode: str, tmp_path) -> subprocess.CompletedProcess:
-    """Run a fresh process whose compiler is missing and whose extension cache is empty."""
+def _run_fresh(mode: str, tmp_path, compiler: str) -> subprocess.CompletedProcess:
+    """Run a fresh process with `compiler` as CXX and an extensions folder under `tmp_path`."""
     code = (
         "import torch\n"
         "from quantplan.quantization.spec import QuantizationSpec\n"
@@ -143,7 +147,7 @@ def _run_without_compiler(mode: str, tmp_path) -> subprocess.CompletedProcess:
     environment.update(
         {
             NATIVE_ENV: mode,
-            "CXX": str(tmp_path / "no-such-compiler"),
+            "CXX": compiler,
             "TORCH_EXTENSIONS_DIR": str(tmp_path / "extensions"),
         }
     )
@@ -153,17 +157,108 @@ def _run_without_compiler(mode: str, tmp_path) -> subprocess.CompletedProcess:
 
 
 def test_auto_falls_back_with_warning(tmp_path):
-    result = _run_without_compiler("auto", tmp_path)
+    result = _run_fresh("auto", tmp_path, str(tmp_path / "no-such-compiler"))
 
     assert result.returncode == 0, result.stderr
     assert "kernel None equal True" in result.stdout
-    assert "The native fake-quant kernel is unavailable because no C++ compiler" in result.stderr
-    assert "using the ATen kernels" in result.stderr
+    assert "unavailable because the C++ compiler" in result.stderr
+    assert "was not found on PATH; using the ATen kernels" in result.stderr
 
 
 def test_on_mode_raises_without_compiler(tmp_path):
-    result = _run_without_compiler("on", tmp_path)
+    result = _run_fresh("on", tmp_path, str(tmp_path / "no-such-compiler"))
 
     assert result.returncode != 0
     assert "UnsupportedError" in result.stderr
     assert "Install a C++ compiler and ninja" in result.stderr
+
+
+@pytest.mark.parametrize("mode", ["auto", "on"])
+def test_failing_compiler_handled(tmp_path, mode):
+    # /bin/false exists but fails every call, including torch's compiler version check.
+    result = _run_fresh(mode, tmp_path, "/bin/false")
+
+    if mode == "auto":
+        assert result.returncode == 0, result.stderr
+        assert "kernel None equal True" in result.stdout
+        assert "unavailable because its build failed" in result.stderr
+    else:
+        assert result.returncode != 0
+        assert "UnsupportedError" in result.stderr
+        assert "CalledProcessError" not in result.stderr.splitlines()[-1]
+
+
+def test_cached_library_loads_without_compiler(tmp_path):
+    require_kernel()
+    cached = build.library_path()
+    environment = dict(
+        os.environ,
+        **{NATIVE_ENV: "on", "CXX": str(tmp_path / "no-such-compiler")},
+        TORCH_EXTENSIONS_DIR=str(cached.parent.parent),
+    )
+    code = (
+        "from quantplan.runtime.numerics.native import fixed_fake_quant_kernel\n"
+        "print('kernel', fixed_fake_quant_kernel())\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=300
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "kernel quantplan.fixed_fake_quant" in result.stdout
+    assert "Building" not in result.stderr
+
+
+def test_stale_lock_removed(tmp_path, caplog):
+    lock = tmp_path / "lock"
+    lock.touch()
+    old = time.time() - build.STALE_LOCK_SECONDS - 1
+    os.utime(lock, (old, old))
+
+    build._clear_lock(lock, wait=False)
+
+    assert not lock.exists()
+    assert "left" in caplog.text
+    assert "by a build that did not finish" in caplog.text
+
+
+def test_fresh_lock_not_waited_in_auto(tmp_path):
+    lock = tmp_path / "lock"
+    lock.touch()
+
+    with pytest.raises(build.BuildLocked, match="another process is building it"):
+        build._clear_lock(lock, wait=False)
+
+    assert lock.exists()
+
+
+def test_fresh_lock_falls_back_without_hanging(tmp_path):
+    compiler = shutil.which(os.environ.get("CXX", "c++"))
+    if compiler is None:
+        pytest.skip("no C++ compiler here, so the build would not reach the lock")
+    environment = dict(os.environ, TORCH_EXTENSIONS_DIR=str(tmp_path / "extensions"))
+    code = "from quantplan.runtime.numerics.native import build\nprint(build.build_directory())\n"
+    directory = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True
+    ).stdout.strip()
+    Path(directory).mkdir(parents=True)
+    (Path(directory) / "lock").touch()
+
+    result = _run_fresh("auto", tmp_path, compiler)
+
+    assert result.returncode == 0, result.stderr
+    assert "kernel None equal True" in result.stdout
+    assert "another process is building it" in result.stderr
+
+
+def test_invalid_mode_fails_at_prepare(monkeypatch):
+    from torch import nn
+
+    from quantplan import Quantizer, QuantizerConfig
+
+    monkeypatch.setenv(NATIVE_ENV, "fast")
+    quantizer = Quantizer(nn.Sequential(nn.Linear(4, 4)).eval(), QuantizerConfig())
+
+    with pytest.raises(ConfigError, match="invalid value 'fast'"):
+        quantizer.prepare((torch.randn(2, 4),))
