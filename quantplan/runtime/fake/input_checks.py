@@ -12,6 +12,7 @@ names `dynamic_shapes`, the way to declare the dimensions that vary.
 
 from __future__ import annotations
 
+import ast
 import re
 
 import torch
@@ -117,7 +118,14 @@ class StructureCheck:
 
 
 def _shape_message(guard: str) -> str:
-    """Describe a failed guard such as `Guard failed: ids.size()[1] == 7` and how to fix it."""
+    """Describe a failed guard such as `Guard failed: ids.size()[1] == 7` and how to fix it.
+
+    A guard on an argument that is not a tensor, such as `Guard failed: scale == 2.0`, gets
+    `_value_message` instead, because no shape declaration can fix it.
+    """
+    value_match = _VALUE_GUARD.fullmatch(guard.strip())
+    if value_match is not None and _is_literal(value_match.group(2)):
+        return _value_message(guard, *value_match.groups())
     match = _SIZE_GUARD.search(guard)
     if match is None:
         problem = f"the prepared graph does not accept these input shapes ({guard})."
@@ -138,7 +146,30 @@ def _shape_message(guard: str) -> str:
     )
 
 
+def _value_message(guard: str, name: str, value: str) -> str:
+    """Describe a failed guard on an argument that is not a tensor, such as `flag == True`."""
+    return (
+        f"argument {name!r} was fixed at {value} when the plan was compiled, and this call "
+        f"passes another value ({guard}). torch.export specializes arguments that are not "
+        "tensors, such as bools, ints, floats and strings, to their values in the example "
+        f"inputs. Pass {value} as {name!r} in every call, or compile the plan "
+        "(Quantizer.prepare or compile_plan) with example inputs that contain the value this "
+        "call needs."
+    )
+
+
+def _is_literal(text: str) -> bool:
+    try:
+        ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return False
+    return True
+
+
 _SIZE_GUARD = re.compile(r"(\w+)\.size\(\)\[(\d+)\] == (\d+)")
+# An argument's name, with the keys or indices of its place in a container (`cfg['k']`), a
+# comparison with `==`, and a literal value.
+_VALUE_GUARD = re.compile(r"Guard failed: (\w+(?:\[[^\]]+\])*) == (.+)")
 
 
 def install_input_checks(module: nn.Module) -> None:
