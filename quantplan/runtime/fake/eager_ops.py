@@ -9,6 +9,7 @@ then tensor keyword arguments. A fake-quantized weight counts as its parameter.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -68,6 +69,36 @@ class EagerQuantizationMode(TorchFunctionMode):
         count = self._call_counts.get(key, 0)
         self._call_counts[key] = count + 1
         return count
+
+    def __deepcopy__(self, memo: dict) -> EagerQuantizationMode:
+        """Copy the mode with its modules and parameters, and re-key its id() tables by the copies.
+
+        `copy.deepcopy` of a prepared model reaches the mode through its hooks' bound methods.
+        The memo makes the copied modules and parameters the objects that the copied model
+        contains, so the copy's hooks find them in `_paths` and `parameters`.
+        """
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        # TorchFunctionMode keeps no instance state in torch 2.13, and copying the whole
+        # __dict__ also keeps any that a later version adds.
+        copied.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        copied.parameters = {id(parameter): parameter for parameter in copied.parameters.values()}
+        copied._paths = {
+            id(module_copy): copied._paths[id(module)]
+            for module, module_copy in zip(self._modules, copied._modules, strict=True)
+        }
+        copied._reset_forward_state()
+        return copied
+
+    def _reset_forward_state(self) -> None:
+        """Forget the tensors and counts of a forward, as if the mode had never been entered."""
+        # Cleared in place because the weight parametrizations share this dict.
+        self.quantized_weights.clear()
+        self._buffers = {}
+        self._stack.clear()
+        self._views.clear()
+        self._call_counts.clear()
+        self._depth = 0
 
     # -- hooks -------------------------------------------------------------------------
 
