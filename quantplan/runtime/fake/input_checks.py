@@ -2,12 +2,13 @@
 
 A module unlifted from torch.export checks every call twice: a forward pre-hook compares the
 inputs' pytree structure with the exported one, and a `_guards_fn` node checks the input
-shapes it did not make dynamic (see `runtime_export`). On a small model the two cost about
+shapes it did not make dynamic (see `runtime_export`) and the non-tensor arguments, which
+export fixes at their example values. On a small model the two cost about
 as much as a convolution. Both checks depend only on the inputs' structure, shapes and plain
 values, so `install_input_checks` makes each run once per distinct input signature.
 
-The shape guard raises a bare AssertionError; `ShapeGuard` turns it into a PlanError that
-names `dynamic_shapes`, the way to declare the dimensions that vary.
+The guard raises a bare AssertionError. `ShapeGuard` turns it into a PlanError with the fix:
+`dynamic_shapes` for a fixed dimension, the compiled value for a fixed non-tensor argument.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class AcceptedSignatures:
 
 
 class ShapeGuard(nn.Module):
-    """Wraps torch.export's input guard: a rejected shape raises PlanError with the fix.
+    """Wraps torch.export's input guard: a rejected input raises PlanError with the fix.
 
     The guard runs once per input signature; a signature it accepted is not checked again.
     """
