@@ -3,10 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The native fake-quant kernel is built inside the venv, so a clone never depends on, or
+# writes to, a shared cache in the home folder. A value set by the caller wins.
+export TORCH_EXTENSIONS_DIR ?= $(CURDIR)/$(VENV)/torch_extensions
+KERNEL_STAMP := $(TORCH_EXTENSIONS_DIR)/.quantplan-built
 
 .PHONY: setup test lint demo bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(KERNEL_STAMP)
 
 # torch is pinned here (not in pyproject.toml) so pip takes the CPU wheel on disk
 # instead of resolving a multi-GB CUDA build; users keep the open range torch>=2.8.
@@ -15,10 +19,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[test,rich]'
-	# Build the native fake-quant kernel now rather than on first use; without a C++
-	# compiler this only logs a warning, and the ATen kernels are used instead.
-	$(PY) -c 'from quantplan.runtime.numerics.native import fixed_fake_quant_kernel as build; build()'
 	touch $(STAMP)
+
+# Build the native fake-quant kernel now rather than on first use; without a C++ compiler
+# this only logs a warning, and the ATen kernels are used instead.
+$(KERNEL_STAMP): $(STAMP) quantplan/runtime/numerics/native/fake_quant.cpp
+	$(PY) -c 'from quantplan.runtime.numerics.native import fixed_fake_quant_kernel as build; build()'
+	mkdir -p $(TORCH_EXTENSIONS_DIR)
+	touch $@
 
 # pytest exits 5 when it collects nothing; that must fail CI, so it is mapped to 1.
 test: setup
