@@ -411,6 +411,17 @@ def test_finalized_model_exports():
         assert torch.equal(program.module()(x), final(x))
 
 
+def test_finalized_model_exports_dynamic_batch():
+    final = _small_w8a8().finalize(backend="torch")
+    batch = torch.export.Dim("batch", max=64)
+
+    program = torch.export.export(final, (torch.randn(2, 8),), dynamic_shapes=({0: batch},))
+
+    x = torch.randn(5, 8)
+    with torch.no_grad():
+        assert torch.equal(program.module()(x), final(x))
+
+
 @pytest.mark.parametrize("mode", ["graph", "eager"])
 def test_inference_cache_allows_autograd(mode):
     prepared = _small_w8a8(mode).prepared_model

@@ -38,7 +38,9 @@ def resolve_block_shape(
     Raises PlanError naming the tensor when the axis is missing or out of range, or when a
     block size does not divide its dimension.
     """
-    shape = tuple(int(size) for size in shape)
+    # A SymInt (a dynamic dimension while torch.export traces) stays symbolic: int() would
+    # fix the dimension at its example size.
+    shape = tuple(size if isinstance(size, torch.SymInt) else int(size) for size in shape)
     granularity = spec.granularity
     if isinstance(granularity, PerTensorGranularity):
         return shape
