@@ -13,7 +13,6 @@ and warm) on the conv net and config. Goal: fake-quant eval <= 1.3x the float ti
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import importlib.util
 import os
@@ -21,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from unittest import mock
 
 import torch
 from torch import nn
@@ -92,20 +92,6 @@ def interleaved_best_seconds(models: list[nn.Module], inputs: tuple, repeats: in
     return best
 
 
-@contextlib.contextmanager
-def native_kernels(mode: str):
-    """Set QUANTPLAN_NATIVE_KERNELS while a prepared model specializes its quantizers."""
-    previous = os.environ.get(NATIVE_ENV)
-    os.environ[NATIVE_ENV] = mode
-    try:
-        yield
-    finally:
-        if previous is None:
-            del os.environ[NATIVE_ENV]
-        else:
-            os.environ[NATIVE_ENV] = previous
-
-
 def prepared_variants(model: nn.Module, inputs: tuple, mode: str) -> tuple[list[nn.Module], float]:
     """Build the fake-quant models to time, and return them with the prepare time.
 
@@ -119,7 +105,7 @@ def prepared_variants(model: nn.Module, inputs: tuple, mode: str) -> tuple[list[
     start = time.perf_counter()
     native = quantplan.Quantizer(copy.deepcopy(model), config).prepare(inputs)
     prepare_time = time.perf_counter() - start
-    with native_kernels("off"):
+    with mock.patch.dict(os.environ, {NATIVE_ENV: "off"}):
         aten = quantplan.Quantizer(copy.deepcopy(model), config).prepare(inputs)
         with torch.inference_mode():
             aten(*inputs)

@@ -1,11 +1,11 @@
 """Input checks of graph-mode prepared models: clear errors, run once per input signature.
 
-A module unlifted from torch.export checks every call twice: a forward pre-hook compares the
-inputs' pytree structure with the exported one, and a `_guards_fn` node checks the input
-shapes it did not make dynamic (see `runtime_export`) and the non-tensor arguments, which
-export fixes at their example values. On a small model the two cost about
-as much as a convolution. Both checks depend only on the inputs' structure, shapes and plain
-values, so `install_input_checks` makes each run once per distinct input signature.
+A module unlifted from torch.export checks every call twice. A forward pre-hook compares the
+inputs' pytree structure with the exported one. A `_guards_fn` node checks the input shapes
+that export did not make dynamic (see `runtime_export`), and the non-tensor arguments, which
+export fixes at their example values. On a small model the two cost about as much as a
+convolution. Both checks depend only on the inputs' structure, shapes and plain values, so
+`install_input_checks` makes each run once per distinct input signature.
 
 The guard raises a bare AssertionError. `ShapeGuard` turns it into a PlanError with the fix:
 `dynamic_shapes` for a fixed dimension, the compiled value for a fixed non-tensor argument.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -73,6 +74,13 @@ class AcceptedSignatures:
             self._keys.clear()
         self._keys.add(key)
 
+    def check_once(self, key: tuple | None, check: Callable[[], object]) -> None:
+        """Run `check` unless `key` was accepted before; remember `key` once `check` passes."""
+        if key in self:
+            return
+        check()
+        self.add(key)
+
 
 class ShapeGuard(nn.Module):
     """Wraps torch.export's input guard: a rejected input raises PlanError with the fix.
@@ -85,18 +93,16 @@ class ShapeGuard(nn.Module):
         self.guard = guard
         self.accepted = AcceptedSignatures()
 
-    def forward(self, *args):
-        key = input_signature(args, {})
-        if key in self.accepted:
-            return None
+    def forward(self, *args) -> None:
+        self.accepted.check_once(input_signature(args, {}), lambda: self._check(args))
+
+    def _check(self, args: tuple) -> None:
         try:
-            result = self.guard(*args)
+            self.guard(*args)
         except AssertionError as error:
             raise PlanError(
                 ErrorDetail(path="inputs", message=_shape_message(str(error)))
             ) from error
-        self.accepted.add(key)
-        return result
 
 
 class StructureCheck:
@@ -109,13 +115,10 @@ class StructureCheck:
         self.hook = hook
         self.accepted = AcceptedSignatures()
 
-    def __call__(self, module: nn.Module, args: tuple, kwargs: dict):
-        key = input_signature(args, kwargs)
-        if key in self.accepted:
-            return None
-        result = self.hook(module, args, kwargs)
-        self.accepted.add(key)
-        return result
+    def __call__(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        self.accepted.check_once(
+            input_signature(args, kwargs), lambda: self.hook(module, args, kwargs)
+        )
 
 
 def _shape_message(guard: str) -> str:

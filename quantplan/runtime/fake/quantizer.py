@@ -200,21 +200,18 @@ class FakeQuantizer(nn.Module):
         reusable = (
             not (weight.requires_grad and torch.is_grad_enabled()) and not weight.is_inference()
         )
-        cache = self._weight_cache
-        if reusable and cache is not None:
-            token, output = cache
-            # Same storage, same in-place version: the cached value is still this weight's.
-            if token == (weight._version, weight.data_ptr(), weight.dtype, weight.device):
-                return output
         if not reusable:
             qparams = self.qparams(weight, device=weight.device)
             return fake_quantize_with_qparams(weight, qparams, self.spec, self.block_shape)
+        # Same storage, same in-place version: a cached value is still this weight's.
+        token = (weight._version, weight.data_ptr(), weight.dtype, weight.device)
+        if self._weight_cache is not None and self._weight_cache[0] == token:
+            return self._weight_cache[1]
         # Outside inference mode, so that the cached value stays usable by a later forward
         # under autograd (an inference tensor cannot be saved for backward).
         with torch.inference_mode(False):
             qparams = self.qparams(weight, device=weight.device)
             output = fake_quantize_with_qparams(weight, qparams, self.spec, self.block_shape)
-        token = (weight._version, weight.data_ptr(), weight.dtype, weight.device)
         self._weight_cache = (token, output.detach())
         return output
 

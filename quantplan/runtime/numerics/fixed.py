@@ -83,7 +83,7 @@ def build_fixed_fake_quant(
     """Specialize `qparams` for inputs of `shape`; None where only the general path applies.
 
     With `native`, per-tensor qparams on the CPU use the native one-pass kernel when it can be
-    built (see `numerics.native`); without it, or where it cannot, the ATen passes run.
+    built (see `numerics.native`). Otherwise the ATen passes run.
     """
     if spec.is_float or spec.qformulation is QFormulation.MINVAL or qparams.zero_point is None:
         return None
